@@ -1,0 +1,150 @@
+package de.metaleg.deploy;
+
+import static de.metaleg.deploy.Manifests.CONFIG;
+import static de.metaleg.deploy.Manifests.ROOT;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.apps.DaemonSet;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+class ManifestsTest {
+  @Test
+  void kustomizationsListEveryManifestFile() throws IOException {
+    for (Path dir : List.of(CONFIG, CONFIG.resolve("cleanup"))) {
+      Set<String> listed = new TreeSet<>(Manifests.kustomizationResources(dir));
+      Set<String> onDisk;
+      try (Stream<Path> files = Files.walk(dir)) {
+        onDisk =
+            files
+                .filter(p -> p.toString().matches(".*\\.ya?ml$"))
+                .filter(p -> !p.getFileName().toString().equals("kustomization.yaml"))
+                .filter(p -> dir.equals(CONFIG) ? !p.startsWith(CONFIG.resolve("cleanup")) : true)
+                .map(p -> dir.relativize(p).toString())
+                .collect(Collectors.toCollection(TreeSet::new));
+      }
+      assertEquals(onDisk, listed, dir + "/kustomization.yaml must list every manifest");
+    }
+  }
+
+  @Test
+  void controllerIsOneNonRootReplicaWithProbesOnTheDefaultPorts() {
+    Deployment d = Manifests.controller();
+    assertEquals(1, d.getSpec().getReplicas());
+    PodSpec pod = d.getSpec().getTemplate().getSpec();
+    assertEquals(Boolean.TRUE, pod.getSecurityContext().getRunAsNonRoot());
+    Container c = pod.getContainers().get(0);
+    assertProbesAndPorts(c);
+    assertEquals(Boolean.TRUE, c.getSecurityContext().getReadOnlyRootFilesystem());
+    assertEquals(List.of("ALL"), c.getSecurityContext().getCapabilities().getDrop());
+    assertTrue(
+        c.getSecurityContext().getCapabilities().getAdd() == null
+            || c.getSecurityContext().getCapabilities().getAdd().isEmpty());
+    Set<String> downward =
+        c.getEnv().stream()
+            .filter(e -> e.getValueFrom() != null)
+            .map(e -> e.getName() + "=" + e.getValueFrom().getFieldRef().getFieldPath())
+            .collect(Collectors.toSet());
+    assertEquals(Set.of("POD_NAME=metadata.name", "POD_NAMESPACE=metadata.namespace"), downward);
+  }
+
+  @Test
+  void agentRunsOnEveryNodeWithOnlyNetAdminAndNetRaw() {
+    DaemonSet ds = Manifests.agent();
+    PodSpec pod = ds.getSpec().getTemplate().getSpec();
+    assertEquals(Boolean.TRUE, pod.getHostNetwork());
+    assertEquals("system-node-critical", pod.getPriorityClassName());
+    assertTrue(
+        pod.getTolerations().stream()
+            .anyMatch(
+                t ->
+                    "Exists".equals(t.getOperator())
+                        && t.getKey() == null
+                        && t.getEffect() == null),
+        "tolerates every taint");
+    assertEquals("RollingUpdate", ds.getSpec().getUpdateStrategy().getType());
+    assertEquals(
+        1, ds.getSpec().getUpdateStrategy().getRollingUpdate().getMaxUnavailable().getIntVal());
+    Container c = pod.getContainers().get(0);
+    assertProbesAndPorts(c);
+    assertEquals(List.of("ALL"), c.getSecurityContext().getCapabilities().getDrop());
+    assertEquals(
+        Set.of("NET_ADMIN", "NET_RAW"),
+        Set.copyOf(c.getSecurityContext().getCapabilities().getAdd()));
+    assertEquals(
+        "spec.nodeName",
+        c.getEnv().stream()
+            .filter(e -> e.getName().equals("NODE_NAME"))
+            .findFirst()
+            .orElseThrow()
+            .getValueFrom()
+            .getFieldRef()
+            .getFieldPath());
+  }
+
+  /**
+   * Probe paths and ports must be the defaults of HEALTH_PROBE_BIND_ADDRESS/METRICS_BIND_ADDRESS.
+   */
+  private static void assertProbesAndPorts(Container c) {
+    assertEquals("/healthz", c.getLivenessProbe().getHttpGet().getPath());
+    assertEquals("/readyz", c.getReadinessProbe().getHttpGet().getPath());
+    Set<String> ports =
+        c.getPorts().stream()
+            .map(p -> p.getName() + ":" + p.getContainerPort())
+            .collect(Collectors.toSet());
+    assertEquals(Set.of("metrics:21793", "health:21794"), ports);
+    assertEquals("health", c.getLivenessProbe().getHttpGet().getPort().getStrVal());
+    assertEquals("health", c.getReadinessProbe().getHttpGet().getPort().getStrVal());
+  }
+
+  @Test
+  void dockerfilesCopyTheJarsTheBuildProduces() throws IOException {
+    assertDockerfileShipsJar("Dockerfile.controller", "controller");
+    assertDockerfileShipsJar("Dockerfile.agent", "node-agent");
+  }
+
+  private static void assertDockerfileShipsJar(String dockerfile, String module)
+      throws IOException {
+    String pom = Files.readString(ROOT.resolve(module).resolve("pom.xml"));
+    Matcher finalName = Pattern.compile("<finalName>([^<]+)</finalName>").matcher(pom);
+    assertTrue(finalName.find(), module + "/pom.xml sets finalName");
+    String jar = module + "/target/" + finalName.group(1) + ".jar";
+    String text = Files.readString(ROOT.resolve(dockerfile));
+    assertTrue(text.contains("COPY --from=build /src/" + jar + " "), dockerfile + " copies " + jar);
+    assertTrue(
+        text.contains("-jar\", \"/opt/metaleg/" + finalName.group(1) + ".jar\""),
+        dockerfile + " runs it");
+    // multi-stage, and no build tools in the runtime stage
+    String runtime = text.substring(text.lastIndexOf("\nFROM "));
+    assertTrue(
+        text.indexOf("\nFROM ") < text.lastIndexOf("\nFROM "), dockerfile + " is multi-stage");
+    assertTrue(
+        !runtime.contains("mvn ") && !runtime.contains("maven"),
+        dockerfile + " runtime has no build tools");
+    assertTrue(runtime.contains("org.opencontainers.image.title"), dockerfile + " has OCI labels");
+  }
+
+  @Test
+  void agentImageBringsTheKernelTools() throws IOException {
+    String runtime = Files.readString(ROOT.resolve("Dockerfile.agent"));
+    runtime = runtime.substring(runtime.lastIndexOf("\nFROM "));
+    for (String pkg : List.of("iptables", "ipset", "nftables", "iproute2")) {
+      assertTrue(
+          runtime.matches("(?s).*apt-get install[^&]*\\b" + pkg + "\\b.*"),
+          "agent image installs " + pkg);
+    }
+  }
+}
