@@ -1,0 +1,233 @@
+package de.metaleg.lab;
+
+import de.metaleg.api.metallb.ServiceL2Status;
+import de.metaleg.api.metallb.ServiceL2StatusStatus;
+import de.metaleg.api.v1alpha1.EgressPlan;
+import io.fabric8.kubernetes.api.model.LoadBalancerIngressBuilder;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeAddressBuilder;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointBuilder;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Cluster fixtures against the lab's API server: Nodes, a LoadBalancer Service with its
+ * EndpointSlices, the opt-in label, and MetalLB's ServiceL2Status written the way MetalLB's speaker
+ * writes it (create, then status through the status subresource).
+ */
+public final class Cluster {
+  public record ServiceRef(String namespace, String name) {
+    @Override
+    public String toString() {
+      return namespace + "/" + name;
+    }
+  }
+
+  /** One endpoint pod: its addresses and the node it runs on. */
+  public record Endpoint(String podName, String node, String ipv4, String ipv6) {}
+
+  private final KubernetesClient client;
+  private final String metallbNamespace;
+
+  public Cluster(KubernetesClient client, String metallbNamespace) {
+    this.client = client;
+    this.metallbNamespace = metallbNamespace;
+  }
+
+  public KubernetesClient client() {
+    return client;
+  }
+
+  /** Creates or replaces a Node with InternalIP addresses of both families. */
+  public void upsertNode(String name, String ipv4, String ipv6) {
+    Node node =
+        new NodeBuilder()
+            .withNewMetadata()
+            .withName(name)
+            .withLabels(Map.of("kubernetes.io/hostname", name))
+            .endMetadata()
+            .withNewStatus()
+            .withAddresses(
+                new NodeAddressBuilder().withType("InternalIP").withAddress(ipv4).build(),
+                new NodeAddressBuilder().withType("InternalIP").withAddress(ipv6).build(),
+                new NodeAddressBuilder().withType("Hostname").withAddress(name).build())
+            .endStatus()
+            .build();
+    client.nodes().resource(node).createOr(existing -> existing.update());
+    client.nodes().resource(node).updateStatus();
+  }
+
+  /**
+   * A dual-stack {@code type: LoadBalancer} Service whose LB IPs MetalLB has assigned (written to
+   * {@code status.loadBalancer.ingress} through the status subresource), and one EndpointSlice per
+   * family listing the endpoint pods with their nodes.
+   */
+  public void createService(
+      ServiceRef ref, boolean optIn, String lbIPv4, String lbIPv6, List<Endpoint> endpoints) {
+    Service svc =
+        new ServiceBuilder()
+            .withNewMetadata()
+            .withNamespace(ref.namespace())
+            .withName(ref.name())
+            .withLabels(optIn ? Map.of(EgressPlan.SERVICE_OPT_IN_LABEL, "true") : Map.of())
+            .endMetadata()
+            .withNewSpec()
+            .withType("LoadBalancer")
+            .withIpFamilies("IPv4", "IPv6")
+            .withIpFamilyPolicy("RequireDualStack")
+            .withSelector(Map.of("app", ref.name()))
+            .addNewPort()
+            .withName("http")
+            .withPort(80)
+            .withProtocol("TCP")
+            .endPort()
+            .endSpec()
+            .build();
+    client.services().resource(svc).create();
+    Service created = client.services().inNamespace(ref.namespace()).withName(ref.name()).get();
+    created.setStatus(null);
+    created =
+        new ServiceBuilder(created)
+            .withNewStatus()
+            .withNewLoadBalancer()
+            .withIngress(
+                new LoadBalancerIngressBuilder().withIp(lbIPv4).withIpMode("VIP").build(),
+                new LoadBalancerIngressBuilder().withIp(lbIPv6).withIpMode("VIP").build())
+            .endLoadBalancer()
+            .endStatus()
+            .build();
+    client.services().resource(created).updateStatus();
+    client.resource(endpointSlice(ref, "IPv4", endpoints)).create();
+    client.resource(endpointSlice(ref, "IPv6", endpoints)).create();
+  }
+
+  static EndpointSlice endpointSlice(ServiceRef ref, String family, List<Endpoint> endpoints) {
+    return new EndpointSliceBuilder()
+        .withMetadata(
+            new ObjectMetaBuilder()
+                .withNamespace(ref.namespace())
+                .withName(ref.name() + "-" + family.toLowerCase())
+                .withLabels(
+                    Map.of(
+                        "kubernetes.io/service-name",
+                        ref.name(),
+                        "endpointslice.kubernetes.io/managed-by",
+                        "endpointslice-controller.k8s.io"))
+                .build())
+        .withAddressType(family)
+        .addNewPort()
+        .withName("http")
+        .withPort(80)
+        .withProtocol("TCP")
+        .endPort()
+        .withEndpoints(
+            endpoints.stream()
+                .map(
+                    e ->
+                        new EndpointBuilder()
+                            .withAddresses(family.equals("IPv4") ? e.ipv4() : e.ipv6())
+                            .withNodeName(e.node())
+                            .withNewConditions()
+                            .withReady(true)
+                            .withServing(true)
+                            .withTerminating(false)
+                            .endConditions()
+                            .withNewTargetRef()
+                            .withKind("Pod")
+                            .withNamespace(ref.namespace())
+                            .withName(e.podName())
+                            .endTargetRef()
+                            .build())
+                .toList())
+        .build();
+  }
+
+  /** Sets or removes the opt-in label (JSON merge patch via edit). */
+  public void setOptIn(ServiceRef ref, boolean optIn) {
+    client
+        .services()
+        .inNamespace(ref.namespace())
+        .withName(ref.name())
+        .edit(
+            s -> {
+              if (optIn) {
+                s.getMetadata().getLabels().put(EgressPlan.SERVICE_OPT_IN_LABEL, "true");
+              } else {
+                s.getMetadata().getLabels().remove(EgressPlan.SERVICE_OPT_IN_LABEL);
+              }
+              return s;
+            });
+  }
+
+  /** Deletes the Service and its EndpointSlices (what the endpointslice controller would do). */
+  public void deleteService(ServiceRef ref) {
+    client.services().inNamespace(ref.namespace()).withName(ref.name()).delete();
+    client
+        .discovery()
+        .v1()
+        .endpointSlices()
+        .inNamespace(ref.namespace())
+        .withLabel("kubernetes.io/service-name", ref.name())
+        .delete();
+  }
+
+  /** MetalLB's ServiceL2Status objects for a Service. */
+  public List<ServiceL2Status> l2Statuses(ServiceRef ref) {
+    return client
+        .resources(ServiceL2Status.class)
+        .inNamespace(metallbNamespace)
+        .list()
+        .getItems()
+        .stream()
+        .filter(s -> s.getStatus() != null)
+        .filter(
+            s ->
+                ref.name().equals(s.getStatus().getServiceName())
+                    && ref.namespace().equals(s.getStatus().getServiceNamespace()))
+        .toList();
+  }
+
+  /**
+   * What MetalLB's speaker does when it starts announcing: create a ServiceL2Status (generated
+   * {@code l2-} name), then write its status through the status subresource.
+   */
+  public ServiceL2Status createL2Status(ServiceRef ref, String node) {
+    ServiceL2Status l2 = new ServiceL2Status();
+    l2.setMetadata(
+        new ObjectMetaBuilder()
+            .withNamespace(metallbNamespace)
+            .withGenerateName("l2-")
+            .withLabels(
+                Map.of(
+                    ServiceL2Status.LABEL_NODE, node,
+                    ServiceL2Status.LABEL_SERVICE_NAME, ref.name(),
+                    ServiceL2Status.LABEL_SERVICE_NAMESPACE, ref.namespace()))
+            .build());
+    ServiceL2Status created = client.resource(l2).create();
+    ServiceL2StatusStatus status = new ServiceL2StatusStatus();
+    status.setNode(node);
+    status.setServiceName(ref.name());
+    status.setServiceNamespace(ref.namespace());
+    status.setInterfaces(List.of(new ServiceL2StatusStatus.InterfaceInfo("eth0")));
+    created.setStatus(status);
+    return client.resource(created).updateStatus();
+  }
+
+  /** What MetalLB does when a speaker stops announcing: the status object goes away. */
+  public void deleteL2Statuses(ServiceRef ref) {
+    for (ServiceL2Status s : l2Statuses(ref)) {
+      client.resource(s).delete();
+    }
+  }
+
+  public List<EgressPlan> plans() {
+    return client.resources(EgressPlan.class).list().getItems();
+  }
+}

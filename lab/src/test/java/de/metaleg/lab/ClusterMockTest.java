@@ -1,0 +1,175 @@
+package de.metaleg.lab;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import de.metaleg.api.metallb.ServiceL2Status;
+import de.metaleg.api.v1alpha1.EgressPlan;
+import de.metaleg.api.v1alpha1.EgressPlanSpec;
+import de.metaleg.api.v1alpha1.EgressPlanStatus;
+import de.metaleg.lab.Cluster.Endpoint;
+import de.metaleg.lab.Cluster.ServiceRef;
+import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.net.InetAddress;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The lab's API server with the fixtures, over real HTTP and WebSocket: what the controller and
+ * agents rely on (CRDs registered with the status subresource, generateName, watches).
+ */
+class ClusterMockTest {
+  static LocalApiServer server;
+  static KubernetesClient client;
+  static Cluster cluster;
+  static final ServiceRef SVC = new ServiceRef("default", "web");
+
+  @BeforeAll
+  static void start() throws Exception {
+    server = LocalApiServer.start(InetAddress.getLoopbackAddress(), 0);
+    client =
+        new KubernetesClientBuilder()
+            .withConfig(new ConfigBuilder().withMasterUrl(server.uri().toString()).build())
+            .build();
+    cluster = new Cluster(client, "metallb-system");
+  }
+
+  @AfterAll
+  static void stop() {
+    client.close();
+    server.close();
+  }
+
+  @Test
+  void serviceFixtureCarriesLbIngressEndpointSlicesAndLabel() {
+    ServiceRef ref = new ServiceRef("default", "fixture");
+    cluster.createService(
+        ref,
+        true,
+        "198.51.100.10",
+        "2001:db8:51::10",
+        List.of(new Endpoint("p1", "node-1", "10.244.1.10", "fd44:0:0:1::10")));
+    Service svc = client.services().inNamespace("default").withName("fixture").get();
+    assertEquals("LoadBalancer", svc.getSpec().getType());
+    assertEquals(
+        List.of("198.51.100.10", "2001:db8:51::10"),
+        svc.getStatus().getLoadBalancer().getIngress().stream().map(i -> i.getIp()).toList());
+    assertEquals("true", svc.getMetadata().getLabels().get(EgressPlan.SERVICE_OPT_IN_LABEL));
+    var slices =
+        client
+            .discovery()
+            .v1()
+            .endpointSlices()
+            .inNamespace("default")
+            .withLabel("kubernetes.io/service-name", "fixture")
+            .list()
+            .getItems();
+    assertEquals(2, slices.size());
+    assertTrue(
+        slices.stream().allMatch(s -> "node-1".equals(s.getEndpoints().get(0).getNodeName())));
+
+    cluster.setOptIn(ref, false);
+    assertNull(
+        client
+            .services()
+            .inNamespace("default")
+            .withName("fixture")
+            .get()
+            .getMetadata()
+            .getLabels()
+            .get(EgressPlan.SERVICE_OPT_IN_LABEL));
+    cluster.deleteService(ref);
+    assertNull(client.services().inNamespace("default").withName("fixture").get());
+    assertTrue(
+        client.discovery().v1().endpointSlices().inNamespace("default").list().getItems().stream()
+            .noneMatch(s -> s.getMetadata().getName().startsWith("fixture-")));
+  }
+
+  @Test
+  void l2StatusIsCreatedWithGeneratedNameThenStatusAndWatchSeesFailover() throws Exception {
+    BlockingQueue<String> events = new LinkedBlockingQueue<>();
+    SharedIndexInformer<ServiceL2Status> informer =
+        client
+            .resources(ServiceL2Status.class)
+            .inNamespace("metallb-system")
+            .inform(
+                new ResourceEventHandler<>() {
+                  @Override
+                  public void onAdd(ServiceL2Status s) {
+                    events.add("add " + node(s));
+                  }
+
+                  @Override
+                  public void onUpdate(ServiceL2Status o, ServiceL2Status s) {
+                    events.add("update " + node(s));
+                  }
+
+                  @Override
+                  public void onDelete(ServiceL2Status s, boolean unknown) {
+                    events.add("delete " + node(s));
+                  }
+                });
+    try {
+      ServiceL2Status first = cluster.createL2Status(SVC, "node-2");
+      assertTrue(first.getMetadata().getName().startsWith("l2-"), first.getMetadata().getName());
+      assertEquals("add null", events.poll(10, TimeUnit.SECONDS));
+      assertEquals("update node-2", events.poll(10, TimeUnit.SECONDS));
+
+      // A plain update must not touch status: the CRD's status subresource is in force.
+      ServiceL2Status current = client.resource(first).get();
+      current.getStatus().setNode("node-9");
+      current.getMetadata().setLabels(new java.util.HashMap<>(current.getMetadata().getLabels()));
+      current.getMetadata().getLabels().put("touched", "yes");
+      client.resource(current).update();
+      assertEquals("node-2", client.resource(first).get().getStatus().getNode());
+      events.poll(10, TimeUnit.SECONDS); // the label update
+
+      cluster.deleteL2Statuses(SVC);
+      cluster.createL2Status(SVC, "node-3");
+      assertEquals("delete node-2", events.poll(10, TimeUnit.SECONDS));
+      assertEquals("add null", events.poll(10, TimeUnit.SECONDS));
+      assertEquals("update node-3", events.poll(10, TimeUnit.SECONDS));
+      assertEquals(1, cluster.l2Statuses(SVC).size());
+    } finally {
+      informer.close();
+      cluster.deleteL2Statuses(SVC);
+    }
+  }
+
+  @Test
+  void egressPlanIsClusterScopedWithStatusSubresource() {
+    EgressPlan plan = client.resource(EgressPlan.forNode("node-1", new EgressPlanSpec())).create();
+    assertNull(plan.getMetadata().getNamespace());
+    EgressPlanStatus status = new EgressPlanStatus();
+    status.setObservedGeneration(plan.getMetadata().getGeneration());
+    status.setConditions(
+        List.of(
+            new ConditionBuilder()
+                .withType("Ready")
+                .withStatus("True")
+                .withReason("Programmed")
+                .build()));
+    plan.setStatus(status);
+    client.resource(plan).updateStatus();
+    EgressPlan read = cluster.plans().get(0);
+    assertEquals("True", read.getStatus().getConditions().get(0).getStatus());
+    assertEquals(read.getMetadata().getGeneration(), read.getStatus().getObservedGeneration());
+    client.resource(read).delete();
+  }
+
+  private static String node(ServiceL2Status s) {
+    return s.getStatus() == null ? null : s.getStatus().getNode();
+  }
+}
