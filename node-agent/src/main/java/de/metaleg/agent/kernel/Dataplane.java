@@ -1,0 +1,31 @@
+package de.metaleg.agent.kernel;
+
+import de.metaleg.agent.model.DesiredPlan;
+import de.metaleg.agent.render.DesiredState;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Programs one node's kernel. The firewall backend is an implementation detail of the
+ * implementation ({@link IptablesDataplane} today; an nftables one can be added beside it).
+ */
+public interface Dataplane {
+  /** What one sync did. {@code warnings} are non-fatal (e.g. a stale set still in use). */
+  record SyncResult(DesiredState state, boolean full, List<String> warnings) {}
+
+  /** e.g. iptables-nft, iptables-legacy. */
+  String firewallBackend();
+
+  /** e.g. netlink. */
+  String routeBackend();
+
+  /**
+   * Makes the kernel match {@code plan}. A full sync reads the kernel back first and rewrites
+   * everything owned; an incremental one applies only what changed since the last sync. Throws
+   * {@link DataplaneException} when a transaction fails; the next sync is then full.
+   */
+  SyncResult sync(DesiredPlan plan, boolean full);
+
+  /** Cheap drift check against the last sync: a description of what is missing, if anything. */
+  Optional<String> drift();
+}

@@ -1,0 +1,315 @@
+package de.metaleg.agent.kernel;
+
+import de.metaleg.agent.model.DesiredPlan;
+import de.metaleg.agent.model.Family;
+import de.metaleg.agent.model.MarkSpace;
+import de.metaleg.agent.render.DataplaneRenderer;
+import de.metaleg.agent.render.DesiredState;
+import de.metaleg.agent.render.GatewayFamily;
+import de.metaleg.agent.render.IpSetSpec;
+import de.metaleg.agent.render.IpsetPayloads;
+import de.metaleg.agent.render.IptablesPayloads;
+import de.metaleg.agent.render.MarkAllocator;
+import de.metaleg.agent.render.NodeFacts;
+import de.metaleg.agent.render.ObservedRoutes;
+import de.metaleg.agent.render.ObservedSet;
+import de.metaleg.agent.render.RoutePayloads;
+import de.metaleg.agent.render.Rules.PolicyRule;
+import de.metaleg.agent.render.Rules.RouteSpec;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * ipset + iptables(-nft|-legacy) + iproute2 batch. One sync is, in this order:
+ *
+ * <ol>
+ *   <li>one {@code ipset restore}: create/fill sets (sets exist before rules use them);
+ *   <li>one {@code ip -batch} per family: routes, then ip rules (a mark always has a route); routes
+ *       that fail turn their Forward entries into rejects (re-render);
+ *   <li>one {@code iptables-restore --noflush} per family with the changed tables;
+ *   <li>(full sync) jumps from built-in chains that are missing are inserted at position 1;
+ *   <li>stale ip rules and route tables, then stale sets, are removed (marks are gone by now).
+ * </ol>
+ */
+public final class IptablesDataplane implements Dataplane {
+  private static final Logger LOG = LoggerFactory.getLogger(IptablesDataplane.class);
+  private static final Pattern BATCH_FAILED = Pattern.compile("Command failed \\S*:(\\d+)");
+
+  /** What the last successful sync left in the kernel. */
+  private record Applied(
+      DesiredState state,
+      Map<Family, Map<String, String>> payloads,
+      Map<String, ObservedSet> sets,
+      Map<Family, ObservedRoutes> routes) {}
+
+  private final CommandRunner runner;
+  private final IptablesFlavor flavor;
+  private final NodeFacts facts;
+  private final KernelReader reader;
+  private Map<String, Integer> allocation;
+  private Applied applied;
+
+  public IptablesDataplane(CommandRunner runner, IptablesFlavor flavor, NodeFacts facts) {
+    this.runner = runner;
+    this.flavor = flavor;
+    this.facts = facts;
+    this.reader = new KernelReader(runner);
+  }
+
+  @Override
+  public String firewallBackend() {
+    return flavor.statusName();
+  }
+
+  @Override
+  public String routeBackend() {
+    return "netlink";
+  }
+
+  @Override
+  public synchronized SyncResult sync(DesiredPlan plan, boolean requestedFull) {
+    Applied before = applied;
+    applied = null; // until this sync succeeds, the next one must be full
+    boolean full = requestedFull || before == null;
+    MarkSpace space = facts.marks();
+    List<String> warnings = new ArrayList<>();
+
+    Map<String, ObservedSet> sets = full ? reader.sets() : before.sets();
+    Map<Family, ObservedRoutes> routes = new EnumMap<>(Family.class);
+    for (Family f : Family.values()) {
+      routes.put(f, full ? reader.routes(f, space) : before.routes().get(f));
+    }
+    if (allocation == null) {
+      Map<Family, Map<Long, String>> gws = new EnumMap<>(Family.class);
+      routes.forEach((f, r) -> gws.put(f, r.defaultGateways()));
+      allocation = MarkAllocator.recover(gws, plan, space);
+      LOG.info("adopted gateway marks from the kernel: {}", allocation);
+    }
+    allocation =
+        MarkAllocator.allocate(allocation, MarkAllocator.gatewayNodes(plan), space.maxIndex());
+    DesiredState state = DataplaneRenderer.render(plan, facts, allocation, Set.of());
+
+    // 1. sets
+    restore(List.of("ipset", "restore"), IpsetPayloads.install(state.sets(), sets, full), "ipset");
+
+    // 2. routes before the marks that use them
+    Set<GatewayFamily> unroutable = new HashSet<>();
+    Map<Family, ObservedRoutes> touched = new EnumMap<>(Family.class);
+    for (Family f : Family.values()) {
+      ObservedRoutes cur = routes.get(f);
+      String batch = RoutePayloads.install(state.routes(f), state.policyRules(f), cur);
+      Set<Long> tables = new HashSet<>(cur.tables());
+      List<PolicyRule> rules = new ArrayList<>(cur.rules());
+      state.routes(f).forEach(r -> tables.add(r.table()));
+      rules.addAll(state.policyRules(f));
+      touched.put(f, new ObservedRoutes(f, tables, cur.defaultGateways(), rules));
+      if (batch.isEmpty()) {
+        continue;
+      }
+      List<String> argv = List.of("ip", f.ipFlag(), "-force", "-batch", "-");
+      CommandRunner.Result r = runner.run(argv, batch);
+      if (!r.ok()) {
+        List<String> lines = batch.lines().toList();
+        Matcher m = BATCH_FAILED.matcher(r.stderr());
+        while (m.find()) {
+          int n = Integer.parseInt(m.group(1));
+          String line = n >= 1 && n <= lines.size() ? lines.get(n - 1) : "";
+          Long table = tableOf(state, f, line);
+          if (table == null) {
+            throw DataplaneException.of(argv, r, batch, "ip " + f.ipFlag());
+          }
+          int index = space.indexOfTable(table);
+          allocation.forEach(
+              (node, i) -> {
+                if (i == index) {
+                  unroutable.add(new GatewayFamily(node, f));
+                }
+              });
+          warnings.add(
+              "`ip "
+                  + f.ipFlag()
+                  + " "
+                  + line
+                  + "` failed: "
+                  + r.stderr().strip().replace('\n', ' '));
+        }
+      }
+    }
+    if (!unroutable.isEmpty()) {
+      state = DataplaneRenderer.render(plan, facts, allocation, unroutable);
+    }
+
+    // 3. firewall rules, one restore per family with the tables that changed
+    Map<Family, Map<String, String>> payloads = new EnumMap<>(Family.class);
+    for (Family f : Family.values()) {
+      Map<String, String> p = IptablesPayloads.render(state, space, f);
+      payloads.put(f, p);
+      StringBuilder combined = new StringBuilder();
+      p.forEach(
+          (table, text) -> {
+            if (full || !text.equals(before.payloads().get(f).get(table))) {
+              combined.append(text);
+            }
+          });
+      restore(List.of(flavor.restore(f), "--noflush"), combined.toString(), flavor.iptables(f));
+    }
+
+    // 4. jumps from built-in chains
+    if (full) {
+      ensureJumps();
+    }
+
+    // 5. stale objects, now that no rule uses them
+    for (Family f : Family.values()) {
+      String stale =
+          RoutePayloads.removeStale(state.routes(f), state.policyRules(f), touched.get(f));
+      if (!stale.isEmpty()) {
+        List<String> argv = List.of("ip", f.ipFlag(), "-force", "-batch", "-");
+        CommandRunner.Result r = runner.run(argv, stale);
+        if (!r.ok()) {
+          warnings.add(DataplaneException.of(argv, r, stale, "ip " + f.ipFlag()).getMessage());
+        }
+      }
+    }
+    String staleSets = IpsetPayloads.removeStale(state.sets(), sets);
+    if (!staleSets.isEmpty()) {
+      try {
+        restore(List.of("ipset", "restore"), staleSets, "ipset");
+      } catch (DataplaneException e) {
+        warnings.add("stale sets not removed: " + e.getMessage());
+      }
+    }
+    warnings.forEach(w -> LOG.warn("{}", w));
+    applied = new Applied(state, payloads, setsOf(state), routesOf(state));
+    return new SyncResult(state, full, warnings);
+  }
+
+  /** The table a failed {@code ip -batch} line refers to, if it is one of ours. */
+  private static Long tableOf(DesiredState state, Family f, String line) {
+    for (RouteSpec r : state.routes(f)) {
+      if (RoutePayloads.routeLine(r).equals(line)) {
+        return r.table();
+      }
+    }
+    for (PolicyRule r : state.policyRules(f)) {
+      if (("rule add " + RoutePayloads.ruleSpec(r)).equals(line)) {
+        return r.table();
+      }
+    }
+    return null;
+  }
+
+  private void ensureJumps() {
+    for (Family f : Family.values()) {
+      KernelReader.ObservedFirewall fw = reader.firewall(flavor, f);
+      for (IptablesPayloads.Jump j : IptablesPayloads.JUMPS) {
+        if (fw.tablesWithJump().contains(j.table())) {
+          continue;
+        }
+        List<String> argv =
+            new ArrayList<>(
+                List.of(flavor.iptables(f), "-w", "-t", j.table(), "-I", j.builtin(), "1"));
+        argv.addAll(j.ruleSpec());
+        CommandRunner.Result r = runner.run(argv);
+        if (!r.ok()) {
+          throw DataplaneException.of(argv, r, null, "");
+        }
+        LOG.info("inserted jump: {}", String.join(" ", argv));
+      }
+    }
+  }
+
+  private void restore(List<String> argv, String payload, String shellPrefix) {
+    if (payload.isEmpty()) {
+      return;
+    }
+    CommandRunner.Result r = runner.run(argv, payload);
+    if (!r.ok()) {
+      throw DataplaneException.of(argv, r, payload, shellPrefix);
+    }
+  }
+
+  private static Map<String, ObservedSet> setsOf(DesiredState state) {
+    Map<String, ObservedSet> out = new HashMap<>();
+    for (IpSetSpec s : state.sets()) {
+      out.put(s.name(), new ObservedSet(s.name(), s.type(), s.family(), s.members()));
+    }
+    return out;
+  }
+
+  private static Map<Family, ObservedRoutes> routesOf(DesiredState state) {
+    Map<Family, ObservedRoutes> out = new EnumMap<>(Family.class);
+    for (Family f : Family.values()) {
+      Map<Long, String> gws = new HashMap<>();
+      state.routes(f).forEach(r -> gws.put(r.table(), r.gateway()));
+      out.put(f, new ObservedRoutes(f, gws.keySet(), gws, state.policyRules(f)));
+    }
+    return out;
+  }
+
+  @Override
+  public synchronized Optional<String> drift() {
+    Applied a = applied;
+    if (a == null) {
+      return Optional.empty();
+    }
+    List<String> drift = new ArrayList<>();
+    Map<String, ObservedSet> sets = reader.sets();
+    a.sets()
+        .forEach(
+            (name, want) -> {
+              ObservedSet have = sets.get(name);
+              if (have == null || !have.members().equals(want.members())) {
+                drift.add("ipset " + name + (have == null ? " missing" : " changed"));
+              }
+            });
+    for (Family f : Family.values()) {
+      KernelReader.ObservedFirewall fw = reader.firewall(flavor, f);
+      a.payloads()
+          .get(f)
+          .forEach(
+              (table, payload) -> {
+                String key = table + "/" + IptablesPayloads.chainOf(table);
+                Integer have = fw.chainRuleCounts().get(key);
+                if (have == null || have != IptablesPayloads.ruleCount(payload)) {
+                  drift.add(
+                      flavor.iptables(f)
+                          + " chain "
+                          + key
+                          + (have == null ? " missing" : " has " + have + " rules"));
+                }
+                if (!fw.tablesWithJump().contains(table)) {
+                  drift.add(flavor.iptables(f) + " jump to " + key + " missing");
+                }
+              });
+      ObservedRoutes have = reader.routes(f, facts.marks());
+      for (RouteSpec r : a.state().routes(f)) {
+        if (!r.gateway().equals(have.defaultGateways().get(r.table()))) {
+          drift.add("ip " + f.ipFlag() + " route table " + r.table() + " lost its default route");
+        }
+      }
+      for (PolicyRule r : a.state().policyRules(f)) {
+        if (!have.rules().contains(r)) {
+          drift.add("ip " + f.ipFlag() + " rule " + RoutePayloads.ruleSpec(r) + " missing");
+        }
+      }
+    }
+    return drift.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", drift));
+  }
+
+  /** The current mark allocation (node to index), for status and tests. */
+  public synchronized Map<String, Integer> allocation() {
+    return allocation == null ? Map.of() : new TreeMap<>(allocation);
+  }
+}

@@ -1,0 +1,167 @@
+package de.metaleg.agent.kernel;
+
+import de.metaleg.agent.model.Family;
+import de.metaleg.agent.model.MarkSpace;
+import de.metaleg.agent.render.Names;
+import de.metaleg.agent.render.ObservedRoutes;
+import de.metaleg.agent.render.ObservedSet;
+import de.metaleg.agent.render.Rules.PolicyRule;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** Reads MetalEG's objects back from the kernel, one command per object kind and family. */
+public final class KernelReader {
+  private static final Pattern RULE =
+      Pattern.compile("^(\\d+):\\s+from all fwmark (0x[0-9a-f]+)/(0x[0-9a-f]+) lookup (\\d+)\\s*$");
+  private static final Pattern ROUTE_TABLE = Pattern.compile("\\btable (\\d+)\\b");
+  private static final Pattern DEFAULT_VIA = Pattern.compile("^default via (\\S+)");
+
+  /** What iptables-save shows of MetalEG in one family. */
+  public record ObservedFirewall(
+      Family family, Map<String, Integer> chainRuleCounts, Set<String> tablesWithJump) {}
+
+  private final CommandRunner runner;
+
+  public KernelReader(CommandRunner runner) {
+    this.runner = runner;
+  }
+
+  /** All sets named metaleg-*, from one {@code ipset save}. */
+  public Map<String, ObservedSet> sets() {
+    CommandRunner.Result r = runner.run(List.of("ipset", "save"));
+    if (!r.ok()) {
+      throw new DataplaneException("`ipset save` failed: " + r.stderr().strip());
+    }
+    return parseIpsetSave(r.stdout());
+  }
+
+  public static Map<String, ObservedSet> parseIpsetSave(String text) {
+    Map<String, String[]> headers = new LinkedHashMap<>();
+    Map<String, List<String>> members = new HashMap<>();
+    for (String line : text.split("\n")) {
+      String[] p = line.trim().split("\\s+");
+      if (p.length < 3 || !p[1].startsWith(Names.SET_PREFIX)) {
+        continue;
+      }
+      if (p[0].equals("create")) {
+        String family = "inet";
+        for (int i = 3; i + 1 < p.length; i++) {
+          if (p[i].equals("family")) {
+            family = p[i + 1];
+          }
+        }
+        headers.put(p[1], new String[] {p[2], family});
+        members.putIfAbsent(p[1], new ArrayList<>());
+      } else if (p[0].equals("add")) {
+        members.computeIfAbsent(p[1], k -> new ArrayList<>()).add(p[2]);
+      }
+    }
+    Map<String, ObservedSet> out = new TreeMap<>();
+    headers.forEach(
+        (name, h) ->
+            out.put(
+                name,
+                new ObservedSet(
+                    name, h[0], h[1].equals("inet6") ? Family.V6 : Family.V4, members.get(name))));
+    return out;
+  }
+
+  /** Owned ip rules (our priority, table in range) and owned tables' routes of one family. */
+  public ObservedRoutes routes(Family f, MarkSpace space) {
+    CommandRunner.Result rules = runner.run(List.of("ip", f.ipFlag(), "rule", "show"));
+    CommandRunner.Result routes =
+        runner.run(List.of("ip", f.ipFlag(), "route", "show", "table", "all"));
+    if (!rules.ok() || !routes.ok()) {
+      throw new DataplaneException(
+          "`ip "
+              + f.ipFlag()
+              + " rule show` / `route show table all` failed: "
+              + rules.stderr()
+              + routes.stderr());
+    }
+    return parseRoutes(f, space, rules.stdout(), routes.stdout());
+  }
+
+  public static ObservedRoutes parseRoutes(Family f, MarkSpace space, String rules, String routes) {
+    List<PolicyRule> owned = new ArrayList<>();
+    for (String line : rules.split("\n")) {
+      Matcher m = RULE.matcher(line.trim());
+      if (m.matches()) {
+        long table = Long.parseLong(m.group(4));
+        int prio = Integer.parseInt(m.group(1));
+        if (prio == Names.RULE_PRIORITY && space.ownsTable(table)) {
+          owned.add(
+              new PolicyRule(f, Long.decode(m.group(2)), Long.decode(m.group(3)), table, prio));
+        }
+      }
+    }
+    Set<Long> tables = new HashSet<>();
+    Map<Long, String> gateways = new HashMap<>();
+    for (String line : routes.split("\n")) {
+      Matcher t = ROUTE_TABLE.matcher(line);
+      if (!t.find()) {
+        continue;
+      }
+      long table = Long.parseLong(t.group(1));
+      if (!space.ownsTable(table)) {
+        continue;
+      }
+      tables.add(table);
+      Matcher d = DEFAULT_VIA.matcher(line.trim());
+      if (d.find()) {
+        gateways.put(table, d.group(1));
+      }
+    }
+    return new ObservedRoutes(f, tables, gateways, owned);
+  }
+
+  /** Rule counts of owned chains (absent = chain missing) and which tables jump to them. */
+  public ObservedFirewall firewall(IptablesFlavor flavor, Family f) {
+    CommandRunner.Result r = runner.run(List.of(flavor.save(f)));
+    if (!r.ok()) {
+      throw new DataplaneException("`" + flavor.save(f) + "` failed: " + r.stderr().strip());
+    }
+    return parseIptablesSave(f, r.stdout());
+  }
+
+  public static ObservedFirewall parseIptablesSave(Family f, String text) {
+    Map<String, Integer> counts = new TreeMap<>();
+    Set<String> jumps = new HashSet<>();
+    String table = "";
+    for (String line : text.split("\n")) {
+      if (line.startsWith("*")) {
+        table = line.substring(1).trim();
+      } else if (line.startsWith(":" + Names.CHAIN_PREFIX)) {
+        counts.putIfAbsent(table + "/" + line.substring(1).split(" ")[0], 0);
+      } else if (line.startsWith("-A " + Names.CHAIN_PREFIX)) {
+        counts.merge(table + "/" + line.split(" ")[1], 1, Integer::sum);
+      } else if (line.startsWith("-A ")
+          && line.matches(".* -j " + Names.CHAIN_PREFIX + "\\S+\\s*$")) {
+        jumps.add(table);
+      }
+    }
+    return new ObservedFirewall(f, counts, jumps);
+  }
+
+  /** Lines of {@code iptables-save} output that belong to MetalEG (chains, rules, jumps). */
+  public static List<String> ownedLines(String saveOutput) {
+    List<String> out = new ArrayList<>();
+    String table = "";
+    for (String line : saveOutput.split("\n")) {
+      if (line.startsWith("*")) {
+        table = line;
+      } else if (line.contains(Names.CHAIN_PREFIX)) {
+        out.add(table + " " + line);
+      }
+    }
+    return out;
+  }
+}

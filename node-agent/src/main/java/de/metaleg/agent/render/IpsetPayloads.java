@@ -1,0 +1,75 @@
+package de.metaleg.agent.render;
+
+import de.metaleg.agent.model.Family;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Pure: {@code ipset restore} payloads that turn the {@code current} sets into the desired ones.
+ * Unchanged sets produce no lines. A changed set is either filled into a scratch set and swapped in
+ * ({@code swap}, used by full syncs, kube-router style) or patched with add/del lines (incremental
+ * syncs: one added endpoint is one line).
+ */
+public final class IpsetPayloads {
+  private IpsetPayloads() {}
+
+  public static String install(
+      List<IpSetSpec> desired, Map<String, ObservedSet> current, boolean swap) {
+    StringBuilder b = new StringBuilder();
+    Set<String> temps = new LinkedHashSet<>();
+    for (IpSetSpec d : desired) {
+      ObservedSet cur = current.get(d.name());
+      if (cur == null) {
+        b.append(create(d.name(), d.type(), d.family()));
+        d.members()
+            .forEach(
+                m -> b.append("add ").append(d.name()).append(' ').append(m).append(" -exist\n"));
+      } else if (cur.members().equals(d.members())) {
+        continue;
+      } else if (swap) {
+        String tmp = Names.tempSet(d.family(), d.type());
+        if (temps.add(tmp)) {
+          b.append(create(tmp, d.type(), d.family()));
+        }
+        b.append("flush ").append(tmp).append('\n');
+        d.members().forEach(m -> b.append("add ").append(tmp).append(' ').append(m).append('\n'));
+        b.append("swap ").append(tmp).append(' ').append(d.name()).append('\n');
+      } else {
+        Set<String> want = new HashSet<>(d.members());
+        Set<String> have = new HashSet<>(cur.members());
+        cur.members().stream()
+            .filter(m -> !want.contains(m))
+            .forEach(
+                m -> b.append("del ").append(d.name()).append(' ').append(m).append(" -exist\n"));
+        d.members().stream()
+            .filter(m -> !have.contains(m))
+            .forEach(
+                m -> b.append("add ").append(d.name()).append(' ').append(m).append(" -exist\n"));
+      }
+    }
+    temps.forEach(t -> b.append("destroy ").append(t).append('\n'));
+    return b.toString();
+  }
+
+  /** Destroys owned sets that are no longer wanted; run after the rules using them are gone. */
+  public static String removeStale(List<IpSetSpec> desired, Map<String, ObservedSet> current) {
+    Set<String> want = new HashSet<>();
+    desired.forEach(d -> want.add(d.name()));
+    List<String> stale = new ArrayList<>();
+    current.keySet().stream()
+        .filter(n -> n.startsWith(Names.SET_PREFIX) && !want.contains(n))
+        .sorted()
+        .forEach(stale::add);
+    StringBuilder b = new StringBuilder();
+    stale.forEach(n -> b.append("destroy ").append(n).append('\n'));
+    return b.toString();
+  }
+
+  private static String create(String name, String type, Family f) {
+    return "create " + name + " " + type + " family " + f.ipsetFamily() + " -exist\n";
+  }
+}

@@ -1,0 +1,128 @@
+package de.metaleg.agent.render;
+
+import de.metaleg.agent.model.Family;
+import de.metaleg.agent.model.MarkSpace;
+import de.metaleg.agent.render.Rules.MarkRule;
+import de.metaleg.agent.render.Rules.RejectRule;
+import de.metaleg.agent.render.Rules.SnatRule;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Pure: the {@code iptables-restore --noflush} payload of each table for one family. Each payload
+ * declares MetalEG's chain (which flushes it) and rewrites it completely; built-in chains and other
+ * chains are not mentioned, so foreign rules survive. Jumps from built-in chains are not part of
+ * the payload (see {@link #JUMPS}).
+ */
+public final class IptablesPayloads {
+  /** A jump from a built-in chain to MetalEG's chain, inserted at position 1. */
+  public record Jump(String table, String builtin, String chain) {
+    public List<String> ruleSpec() {
+      return List.of("-j", chain);
+    }
+  }
+
+  /** In installation order: filter (reject) before nat (no masquerade) before mangle (marks). */
+  public static final List<Jump> JUMPS =
+      List.of(
+          new Jump("filter", "FORWARD", Names.FILTER_CHAIN),
+          new Jump("nat", "POSTROUTING", Names.NAT_CHAIN),
+          new Jump("mangle", "PREROUTING", Names.MARK_CHAIN));
+
+  private IptablesPayloads() {}
+
+  /** Table name to payload, in the order filter, nat, mangle. */
+  public static Map<String, String> render(DesiredState state, MarkSpace space, Family f) {
+    String exclude = Names.excludeSet(f);
+    Map<String, String> out = new LinkedHashMap<>();
+
+    StringBuilder filter = header("filter", Names.FILTER_CHAIN);
+    rule(filter, Names.FILTER_CHAIN, "-m conntrack --ctdir REPLY -j RETURN");
+    rule(filter, Names.FILTER_CHAIN, "-m set --match-set " + exclude + " dst -j RETURN");
+    String unreachable = f == Family.V4 ? "icmp-port-unreachable" : "icmp6-port-unreachable";
+    for (RejectRule r : state.rejects()) {
+      if (r.family() != f) {
+        continue;
+      }
+      String match = "-m set --match-set " + r.set() + " src " + comment(r.service(), "reject");
+      rule(filter, Names.FILTER_CHAIN, "-p tcp " + match + " -j REJECT --reject-with tcp-reset");
+      rule(filter, Names.FILTER_CHAIN, match + " -j REJECT --reject-with " + unreachable);
+    }
+    out.put("filter", filter.append("COMMIT\n").toString());
+
+    StringBuilder nat = header("nat", Names.NAT_CHAIN);
+    rule(
+        nat,
+        Names.NAT_CHAIN,
+        "-m mark ! --mark 0x0/"
+            + MarkSpace.hex(space.mask())
+            + " "
+            + comment("rerouted to gateway", "no masquerade")
+            + " -j ACCEPT");
+    rule(nat, Names.NAT_CHAIN, "-m set --match-set " + exclude + " dst -j RETURN");
+    for (SnatRule r : state.snats()) {
+      if (r.family() == f) {
+        rule(
+            nat,
+            Names.NAT_CHAIN,
+            "-m set --match-set "
+                + r.set()
+                + " src "
+                + comment(r.service(), "gateway")
+                + " -j SNAT --to-source "
+                + r.toSource());
+      }
+    }
+    out.put("nat", nat.append("COMMIT\n").toString());
+
+    StringBuilder mangle = header("mangle", Names.MARK_CHAIN);
+    rule(mangle, Names.MARK_CHAIN, "-m conntrack --ctdir REPLY -j RETURN");
+    rule(mangle, Names.MARK_CHAIN, "-m set --match-set " + exclude + " dst -j RETURN");
+    for (MarkRule r : state.marks()) {
+      if (r.family() == f) {
+        rule(
+            mangle,
+            Names.MARK_CHAIN,
+            "-m set --match-set "
+                + r.set()
+                + " src "
+                + comment(r.service(), "forward")
+                + " -j MARK --set-xmark "
+                + MarkSpace.hex(r.mark())
+                + "/"
+                + MarkSpace.hex(r.mask()));
+      }
+    }
+    out.put("mangle", mangle.append("COMMIT\n").toString());
+    return out;
+  }
+
+  /** Number of rules each owned chain holds in a payload (for the canary). */
+  public static int ruleCount(String payload) {
+    return (int) payload.lines().filter(l -> l.startsWith("-A ")).count();
+  }
+
+  /** The owned chain of {@code table}. */
+  public static String chainOf(String table) {
+    return JUMPS.stream().filter(j -> j.table().equals(table)).findFirst().orElseThrow().chain();
+  }
+
+  private static StringBuilder header(String table, String chain) {
+    return new StringBuilder("*")
+        .append(table)
+        .append('\n')
+        .append(':')
+        .append(chain)
+        .append(" - [0:0]\n");
+  }
+
+  private static void rule(StringBuilder b, String chain, String spec) {
+    b.append("-A ").append(chain).append(' ').append(spec).append('\n');
+  }
+
+  /** Service names are validated (namespace/name), so they are safe inside quotes. */
+  private static String comment(String what, String role) {
+    return "-m comment --comment \"metaleg " + role + " " + what + "\"";
+  }
+}

@@ -1,0 +1,276 @@
+package de.metaleg.agent.kernel;
+
+import static de.metaleg.agent.kernel.KernelTestSupport.out;
+import static de.metaleg.agent.kernel.KernelTestSupport.sh;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import de.metaleg.agent.AgentConfig;
+import de.metaleg.agent.model.DesiredPlan;
+import de.metaleg.agent.model.Entry;
+import de.metaleg.agent.model.Family;
+import de.metaleg.agent.render.Names;
+import de.metaleg.agent.render.NodeFacts;
+import de.metaleg.api.v1alpha1.Role;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The iptables dataplane against the real tools in a throwaway namespace, for both flavours.
+ *
+ * <p>Addresses: the namespace's link 192.0.2.1/24 and 2001:db8::1/64 (gateway nodes .2/.3 and
+ * ::2/::3 on it), pods 10.244.1.x / fd00:10:244:1::x, LB IPs 198.51.100.x / 2001:db8:100::x, and
+ * 203.0.113.9 as a gateway that is not on any link (its route must fail).
+ */
+class DataplaneKernelIT {
+  private KernelTestSupport kernel;
+  private ProcessRunner ns;
+  private NodeFacts facts;
+
+  @BeforeEach
+  void setUp() {
+    KernelTestSupport.requireKernel();
+    kernel = new KernelTestSupport();
+    AgentConfig config = AgentConfig.fromEnv(Map.of("NODE_NAME", "node-a"));
+    facts = new NodeFacts(config.markSpace(), config.excludeDestinations());
+  }
+
+  @AfterEach
+  void tearDown() {
+    if (kernel != null) {
+      kernel.close();
+    }
+  }
+
+  private void prepare(String name, IptablesFlavor flavor) {
+    ns = kernel.namespace(name);
+    sh(
+        ns,
+        "ip link add lan0 type veth peer name lan1 && ip link set lan0 up && ip link set lan1 up");
+    sh(ns, "ip addr add 192.0.2.1/24 dev lan0 && ip addr add 2001:db8::1/64 dev lan0 nodad");
+    // foreign objects that must survive everything MetalEG does
+    for (Family f : Family.values()) {
+      String ipt = flavor.iptables(f);
+      sh(ns, ipt + " -t mangle -A PREROUTING -p udp --dport 9999 -j MARK --set-mark 0x1");
+      sh(
+          ns,
+          ipt
+              + " -t nat -A POSTROUTING -s "
+              + (f == Family.V4 ? "10.244.0.0/16" : "fd00:10:244::/48")
+              + " -j MASQUERADE");
+      sh(ns, ipt + " -t filter -A FORWARD -p tcp --dport 9999 -j ACCEPT");
+    }
+    sh(
+        ns,
+        "ip rule add fwmark 0x1 table 300 priority 20000 && ip route add default via 192.0.2.254 table 300");
+    sh(ns, "ipset create foreign-set hash:ip");
+  }
+
+  private void assertForeignSurvives(IptablesFlavor flavor) {
+    for (Family f : Family.values()) {
+      String save = out(ns, flavor.save(f));
+      assertTrue(save.contains("--dport 9999 -j MARK --set-xmark 0x1/0xffffffff"), save);
+      assertTrue(save.contains("-j MASQUERADE"), save);
+      assertTrue(save.contains("--dport 9999 -j ACCEPT"), save);
+    }
+    assertTrue(out(ns, "ip rule").contains("lookup 300"));
+    assertTrue(out(ns, "ip route show table 300").contains("192.0.2.254"));
+    assertTrue(out(ns, "ipset list -n").contains("foreign-set"));
+  }
+
+  static Entry forward(String service, Family f, String node, String gw, String... sources) {
+    return new Entry(
+        service,
+        f,
+        Role.Forward,
+        "AnnouncedByOtherNode",
+        Optional.of(node),
+        Optional.of(gw),
+        Optional.empty(),
+        List.of(sources));
+  }
+
+  static Entry gateway(String service, Family f, String snat, String... sources) {
+    return new Entry(
+        service,
+        f,
+        Role.Gateway,
+        "AnnouncedByThisNode",
+        Optional.of("node-a"),
+        Optional.empty(),
+        Optional.of(snat),
+        List.of(sources));
+  }
+
+  static Entry reject(String service, Family f, String... sources) {
+    return new Entry(
+        service,
+        f,
+        Role.Reject,
+        "NoAnnouncer",
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty(),
+        List.of(sources));
+  }
+
+  @ParameterizedTest
+  @EnumSource(IptablesFlavor.class)
+  void programsChangesAndRemovesOwnedStateOnly(IptablesFlavor flavor) {
+    prepare("dp-" + flavor.name().toLowerCase(), flavor);
+    IptablesDataplane dp = new IptablesDataplane(ns, flavor, facts);
+    String webSet4 = Names.sourceSet("shop/web", Family.V4);
+    String webSet6 = Names.sourceSet("shop/web", Family.V6);
+
+    List<Entry> entries = new ArrayList<>();
+    entries.add(forward("shop/web", Family.V4, "node-b", "192.0.2.2", "10.244.1.5"));
+    entries.add(forward("shop/web", Family.V6, "node-b", "2001:db8::2", "fd00:10:244:1::5"));
+    entries.add(gateway("shop/api", Family.V4, "198.51.100.10", "10.244.1.7"));
+    entries.add(reject("shop/batch", Family.V4, "10.244.1.9"));
+    entries.add(forward("shop/other", Family.V4, "node-c", "192.0.2.3", "10.244.1.8"));
+    dp.sync(new DesiredPlan(entries), false);
+
+    String save4 = out(ns, flavor.save(Family.V4));
+    assertTrue(save4.contains("-A PREROUTING -j METALEG-MARK"), save4);
+    assertTrue(save4.contains("-A POSTROUTING -j METALEG-POSTROUTING"), save4);
+    assertTrue(save4.contains("-A FORWARD -j METALEG-FORWARD"), save4);
+    assertTrue(
+        save4.contains(
+            "--match-set "
+                + webSet4
+                + " src -m comment --comment \"metaleg forward shop/web\" -j MARK --set-xmark 0x100000/0xf00000"),
+        save4);
+    assertTrue(save4.contains("-j SNAT --to-source 198.51.100.10"), save4);
+    assertTrue(save4.contains("-j REJECT --reject-with icmp-port-unreachable"), save4);
+    assertTrue(out(ns, "ipset save").contains("add " + webSet4 + " 10.244.1.5"));
+    assertTrue(out(ns, "ipset save").contains("add " + webSet6 + " fd00:10:244:1::5"));
+    assertTrue(
+        out(ns, "ip rule").contains("10000:\tfrom all fwmark 0x100000/0xf00000 lookup 100001"));
+    assertTrue(
+        out(ns, "ip -6 rule").contains("10000:\tfrom all fwmark 0x100000/0xf00000 lookup 100001"));
+    assertTrue(out(ns, "ip route show table 100001").startsWith("default via 192.0.2.2"));
+    assertTrue(out(ns, "ip -6 route show table 100001").startsWith("default via 2001:db8::2"));
+    assertEquals(Optional.empty(), dp.drift());
+    // the nat chain's first rule lets marked packets skip the masquerade
+    assertTrue(
+        save4.contains(
+            "-A POSTROUTING -j METALEG-POSTROUTING\n-A POSTROUTING -s 10.244.0.0/16 -j MASQUERADE"),
+        save4);
+    assertForeignSurvives(flavor);
+
+    // one pod added: incremental, only the set changes
+    entries.set(
+        0, forward("shop/web", Family.V4, "node-b", "192.0.2.2", "10.244.1.5", "10.244.1.6"));
+    assertFalse(dp.sync(new DesiredPlan(entries), false).full());
+    assertTrue(out(ns, "ipset save").contains("add " + webSet4 + " 10.244.1.6"));
+
+    // shop/web's gateway moves to node-c (already used by shop/other): node-b's mark, rule and
+    // table are gone
+    entries.set(
+        0, forward("shop/web", Family.V4, "node-c", "192.0.2.3", "10.244.1.5", "10.244.1.6"));
+    entries.set(1, forward("shop/web", Family.V6, "node-c", "2001:db8::3", "fd00:10:244:1::5"));
+    dp.sync(new DesiredPlan(entries), false);
+    assertTrue(out(ns, "ip route show table 100002").startsWith("default via 192.0.2.3"));
+    assertTrue(out(ns, "ip -6 route show table 100002").startsWith("default via 2001:db8::3"));
+    assertEquals("", out(ns, "ip route show table 100001"));
+    assertFalse(out(ns, "ip rule").contains("lookup 100001"));
+    assertTrue(out(ns, flavor.save(Family.V4)).contains("--set-xmark 0x200000/0xf00000"));
+    assertFalse(out(ns, flavor.save(Family.V4)).contains("--set-xmark 0x100000/0xf00000"));
+
+    // restart: a new agent adopts node-c's mark although index 1 is free now
+    dp = new IptablesDataplane(ns, flavor, facts);
+    dp.sync(new DesiredPlan(entries), false);
+    assertEquals(Map.of("node-c", 2), dp.allocation());
+    assertTrue(out(ns, "ip route show table 100002").startsWith("default via 192.0.2.3"));
+    assertEquals(
+        1, countMatches(out(ns, "ip rule"), "lookup 100002"), "no duplicate ip rule after restart");
+    assertEquals(
+        1,
+        countMatches(out(ns, flavor.save(Family.V4)), "-A PREROUTING -j METALEG-MARK"),
+        "no duplicate jump");
+
+    // switch to Reject (and shop/other removed): marks, rules and table gone, rejects present
+    entries.remove(4);
+    entries.set(0, reject("shop/web", Family.V4, "10.244.1.5", "10.244.1.6"));
+    entries.set(1, reject("shop/web", Family.V6, "fd00:10:244:1::5"));
+    dp.sync(new DesiredPlan(entries), false);
+    String save = out(ns, flavor.save(Family.V4));
+    assertFalse(save.contains("-j MARK --set-xmark 0x200000"), save);
+    assertTrue(
+        save.contains(
+            "--match-set "
+                + webSet4
+                + " src -m comment --comment \"metaleg reject shop/web\" -j REJECT"),
+        save);
+    assertTrue(
+        out(ns, flavor.save(Family.V6))
+            .contains(
+                "--match-set "
+                    + webSet6
+                    + " src -m comment --comment \"metaleg reject shop/web\" -j REJECT --reject-with icmp6-port-unreachable"));
+    assertFalse(out(ns, "ip rule").contains("lookup 10000"));
+    assertEquals("", out(ns, "ip route show table 100002"));
+
+    // entry removed: its sets are destroyed
+    entries.remove(1);
+    entries.remove(0);
+    dp.sync(new DesiredPlan(entries), false);
+    assertFalse(out(ns, "ipset list -n").contains(webSet4));
+    assertFalse(out(ns, "ipset list -n").contains(webSet6));
+    assertForeignSurvives(flavor);
+
+    // external flush: the canary notices, a full sync repairs
+    sh(ns, flavor.iptables(Family.V4) + " -t nat -F METALEG-POSTROUTING");
+    sh(ns, flavor.iptables(Family.V6) + " -t mangle -D PREROUTING -j METALEG-MARK");
+    assertTrue(dp.drift().isPresent());
+    dp.sync(new DesiredPlan(entries), true);
+    assertEquals(Optional.empty(), dp.drift());
+    assertTrue(out(ns, flavor.save(Family.V4)).contains("-j SNAT --to-source 198.51.100.10"));
+
+    // --cleanup: nothing of ours left, twice in a row, foreign state intact
+    assertEquals(List.of(), Cleanup.run(ns, facts.marks()));
+    assertEquals(List.of(), Cleanup.run(ns, facts.marks()));
+    for (IptablesFlavor fl : IptablesFlavor.values()) {
+      for (Family f : Family.values()) {
+        assertFalse(out(ns, fl.save(f)).contains("METALEG"), fl.save(f));
+      }
+    }
+    assertFalse(out(ns, "ipset list -n").contains("metaleg-"));
+    assertFalse(out(ns, "ip rule").contains("10000:"));
+    assertFalse(out(ns, "ip -6 rule").contains("10000:"));
+    assertForeignSurvives(flavor);
+  }
+
+  @ParameterizedTest
+  @EnumSource(IptablesFlavor.class)
+  void unroutableGatewayIsRejectedNotMarked(IptablesFlavor flavor) {
+    prepare("unr-" + flavor.name().toLowerCase(), flavor);
+    IptablesDataplane dp = new IptablesDataplane(ns, flavor, facts);
+    var result =
+        dp.sync(
+            new DesiredPlan(
+                List.of(forward("shop/web", Family.V4, "node-x", "203.0.113.9", "10.244.1.5"))),
+            false);
+    assertEquals(1, result.state().problems().size(), result.state().problems().toString());
+    assertFalse(result.warnings().isEmpty());
+    String save = out(ns, flavor.save(Family.V4));
+    assertFalse(save.contains("--set-xmark 0x100000"), save);
+    assertTrue(save.contains("metaleg reject shop/web"), save);
+    assertFalse(out(ns, "ip rule").contains("10000:"), "no rule without a route");
+  }
+
+  private static int countMatches(String text, String needle) {
+    int n = 0;
+    for (int i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + 1)) {
+      n++;
+    }
+    return n;
+  }
+}
