@@ -1,0 +1,239 @@
+package de.metaleg.agent.loop;
+
+import de.metaleg.agent.kernel.Dataplane;
+import de.metaleg.agent.model.Entry;
+import de.metaleg.agent.plan.Conversion;
+import de.metaleg.agent.plan.PlanConverter;
+import de.metaleg.agent.render.DesiredState;
+import de.metaleg.api.v1alpha1.EgressPlan;
+import de.metaleg.api.v1alpha1.EgressPlanStatus;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The agent's reconcile loop, one thread. Each sync reads like a checklist: take the latest plan,
+ * convert and validate it, program the kernel, record metrics, write status if it changed.
+ *
+ * <p>Triggers: a plan event (incremental sync), the canary finding drift (full), the periodic full
+ * resync, and a retry after a failure (full, with backoff). Fail static: without a plan (deleted,
+ * never seen, API server unreachable) nothing is synced and the kernel keeps its state.
+ */
+public final class AgentLoop implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(AgentLoop.class);
+
+  private final String nodeName;
+  private final Dataplane dataplane;
+  private final StatusSink statusSink;
+  private final AgentMetrics metrics;
+  private final Clock clock;
+  private final String version;
+  private final Duration resyncInterval;
+  private final Duration canaryInterval;
+  private final ScheduledExecutorService worker =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "metaleg-sync");
+            t.setDaemon(true);
+            return t;
+          });
+
+  // written by informer threads, read by the worker
+  private volatile EgressPlan latest;
+  // worker-thread state
+  private boolean pending;
+  private boolean pendingFull = true;
+  private Map<String, List<Entry>> lastGood = Map.of();
+  private Optional<DesiredState> programmed = Optional.empty();
+  private EgressPlanStatus written;
+  private EgressPlanStatus unwritten;
+  private Instant writtenAt = Instant.EPOCH;
+  private Duration backoff = Duration.ZERO;
+  private volatile boolean ready;
+
+  public AgentLoop(
+      String nodeName,
+      Dataplane dataplane,
+      StatusSink statusSink,
+      AgentMetrics metrics,
+      Clock clock,
+      String version,
+      Duration resyncInterval,
+      Duration canaryInterval) {
+    this.nodeName = nodeName;
+    this.dataplane = dataplane;
+    this.statusSink = statusSink;
+    this.metrics = metrics;
+    this.clock = clock;
+    this.version = version;
+    this.resyncInterval = resyncInterval;
+    this.canaryInterval = canaryInterval;
+  }
+
+  public void start() {
+    worker.scheduleWithFixedDelay(
+        () -> trigger(true),
+        resyncInterval.toMillis(),
+        resyncInterval.toMillis(),
+        TimeUnit.MILLISECONDS);
+    worker.scheduleWithFixedDelay(
+        this::canary, canaryInterval.toMillis(), canaryInterval.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** The plan was added or changed (informer thread). */
+  public void onPlan(EgressPlan plan) {
+    if (plan == null || !nodeName.equals(plan.getMetadata().getName())) {
+      return;
+    }
+    latest = plan;
+    metrics.planPresent(true);
+    trigger(false);
+  }
+
+  /** The plan was deleted: keep the kernel as it is (fail static) until a plan says otherwise. */
+  public void onPlanDeleted() {
+    latest = null;
+    metrics.planPresent(false);
+    LOG.warn(
+        "EgressPlan {} was deleted; keeping the last programmed kernel state until a plan exists"
+            + " again (use --cleanup to remove it)",
+        nodeName);
+  }
+
+  public boolean ready() {
+    return ready;
+  }
+
+  /** Asks for a sync; coalesces with one already pending. */
+  public void trigger(boolean full) {
+    worker.execute(
+        () -> {
+          pendingFull |= full;
+          if (!pending) {
+            pending = true;
+            worker.execute(this::syncPending);
+          }
+        });
+  }
+
+  private void syncPending() {
+    pending = false;
+    boolean full = pendingFull;
+    pendingFull = false;
+    EgressPlan plan = latest;
+    if (plan == null || plan.getSpec() == null) {
+      pendingFull |= full;
+      return;
+    }
+    sync(plan, full);
+  }
+
+  private void sync(EgressPlan plan, boolean full) {
+    Conversion conversion = PlanConverter.convert(plan.getSpec(), lastGood);
+    long generation = Optional.ofNullable(plan.getMetadata().getGeneration()).orElse(0L);
+    long t0 = System.nanoTime();
+    Optional<String> failure = Optional.empty();
+    List<String> problems = new ArrayList<>(conversion.problems());
+    try {
+      Dataplane.SyncResult result = dataplane.sync(conversion.plan(), full);
+      Duration took = Duration.ofNanos(System.nanoTime() - t0);
+      lastGood = conversion.lastGoodByService();
+      programmed = Optional.of(result.state());
+      problems.addAll(result.state().problems());
+      metrics.synced(result.full(), took, result.state(), clock.instant().getEpochSecond());
+      backoff = Duration.ZERO;
+      ready = true;
+      LOG.debug(
+          "{} sync of generation {} took {} ms",
+          result.full() ? "full" : "incremental",
+          generation,
+          took.toMillis());
+    } catch (RuntimeException e) {
+      metrics.failed();
+      failure = Optional.of(e.getMessage());
+      programmed.ifPresent(p -> problems.addAll(p.problems()));
+      backoff =
+          backoff.isZero()
+              ? Duration.ofSeconds(1)
+              : min(backoff.multipliedBy(2), Duration.ofSeconds(30));
+      LOG.error("sync failed, full resync in {} s: {}", backoff.toSeconds(), e.getMessage());
+      worker.schedule(() -> trigger(true), backoff.toMillis(), TimeUnit.MILLISECONDS);
+    }
+    if (!problems.isEmpty()) {
+      LOG.warn("EgressPlan {} degraded: {}", nodeName, problems);
+    }
+    long millis = Duration.ofNanos(System.nanoTime() - t0).toMillis();
+    EgressPlanStatus status =
+        StatusBuilder.build(
+            written,
+            new StatusBuilder.Outcome(
+                generation,
+                programmed,
+                problems,
+                failure,
+                dataplane.firewallBackend(),
+                dataplane.routeBackend(),
+                clock.instant(),
+                millis,
+                version));
+    writeStatus(status);
+  }
+
+  /**
+   * Writes unless only the sync time changed; a heartbeat write still happens once per resync
+   * interval so lastSyncTime does not go stale forever.
+   */
+  private void writeStatus(EgressPlanStatus status) {
+    boolean heartbeatDue = clock.instant().isAfter(writtenAt.plus(resyncInterval));
+    if (StatusBuilder.sameExceptSyncTime(written, status) && !heartbeatDue) {
+      unwritten = null;
+      return;
+    }
+    try {
+      statusSink.write(nodeName, status);
+      written = status;
+      writtenAt = clock.instant();
+      unwritten = null;
+      metrics.statusWritten();
+    } catch (RuntimeException e) {
+      unwritten = status;
+      LOG.warn("cannot write EgressPlan {} status (will retry): {}", nodeName, e.getMessage());
+    }
+  }
+
+  private void canary() {
+    try {
+      if (unwritten != null) {
+        writeStatus(unwritten);
+      }
+      Optional<String> drift = dataplane.drift();
+      if (drift.isPresent()) {
+        LOG.warn(
+            "canary: owned kernel state changed behind our back ({}); full resync", drift.get());
+        metrics.canaryResync();
+        trigger(true);
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("canary check failed: {}", e.getMessage());
+      trigger(true);
+    }
+  }
+
+  private static Duration min(Duration a, Duration b) {
+    return a.compareTo(b) < 0 ? a : b;
+  }
+
+  @Override
+  public void close() {
+    worker.shutdownNow();
+  }
+}

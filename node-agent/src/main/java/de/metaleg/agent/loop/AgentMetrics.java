@@ -1,0 +1,116 @@
+package de.metaleg.agent.loop;
+
+import de.metaleg.agent.render.DesiredState;
+import de.metaleg.api.v1alpha1.Role;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+
+/** The agent's Prometheus metrics (names as scraped, with the metaleg_agent_ prefix). */
+public final class AgentMetrics {
+  private final PrometheusMeterRegistry registry =
+      new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final Timer fullSyncs;
+  private final Timer incrementalSyncs;
+  private final Counter failures;
+  private final Counter canaryResyncs;
+  private final Counter statusWrites;
+  private final Map<Role, AtomicInteger> entries = new EnumMap<>(Role.class);
+  private final Map<Role, AtomicInteger> rules = new EnumMap<>(Role.class);
+  private final AtomicInteger planPresent = new AtomicInteger();
+  private final AtomicLong lastSuccess = new AtomicLong();
+
+  public AgentMetrics() {
+    fullSyncs = syncTimer("full");
+    incrementalSyncs = syncTimer("incremental");
+    failures =
+        Counter.builder("metaleg.agent.sync.failures")
+            .description("Syncs that failed (the next one is a full resync)")
+            .register(registry);
+    canaryResyncs =
+        Counter.builder("metaleg.agent.canary.resyncs")
+            .description("Full resyncs triggered because the canary found owned state missing")
+            .register(registry);
+    statusWrites =
+        Counter.builder("metaleg.agent.status.writes")
+            .description("EgressPlan status writes")
+            .register(registry);
+    for (Role r : Role.values()) {
+      entries.put(r, new AtomicInteger());
+      rules.put(r, new AtomicInteger());
+      Gauge.builder("metaleg.agent.entries", entries.get(r), AtomicInteger::get)
+          .description("Entries programmed, by effective role")
+          .tag("role", r.name())
+          .register(registry);
+      Gauge.builder("metaleg.agent.rules", rules.get(r), AtomicInteger::get)
+          .description("Firewall rules programmed per family, by role")
+          .tag("role", r.name())
+          .register(registry);
+    }
+    Gauge.builder("metaleg.agent.plan.present", planPresent, AtomicInteger::get)
+        .description(
+            "1 when this node's EgressPlan is known; 0: kernel state is kept as last programmed")
+        .register(registry);
+    Gauge.builder("metaleg.agent.last.success.timestamp.seconds", lastSuccess, AtomicLong::get)
+        .description("Unix time of the last successful sync")
+        .register(registry);
+  }
+
+  private Timer syncTimer(String kind) {
+    return Timer.builder("metaleg.agent.sync.duration")
+        .description("Time to program the kernel for one sync")
+        .tag("kind", kind)
+        .publishPercentileHistogram()
+        .minimumExpectedValue(Duration.ofMillis(1))
+        .maximumExpectedValue(Duration.ofSeconds(10))
+        .register(registry);
+  }
+
+  /** Exposes whether the plan watch is connected. */
+  public void watchConnected(BooleanSupplier connected) {
+    Gauge.builder("metaleg.agent.watch.connected", () -> connected.getAsBoolean() ? 1 : 0)
+        .description("1 while the watch on this node's EgressPlan is connected")
+        .register(registry);
+  }
+
+  public void synced(boolean full, Duration took, DesiredState state, long epochSeconds) {
+    (full ? fullSyncs : incrementalSyncs).record(took);
+    state.counts().forEach((role, n) -> entries.get(role).set(n));
+    rules.get(Role.Forward).set(state.marks().size());
+    rules.get(Role.Gateway).set(state.snats().size());
+    rules.get(Role.Reject).set(state.rejects().size() * 2);
+    lastSuccess.set(epochSeconds);
+  }
+
+  public void failed() {
+    failures.increment();
+  }
+
+  public void canaryResync() {
+    canaryResyncs.increment();
+  }
+
+  public void statusWritten() {
+    statusWrites.increment();
+  }
+
+  public double statusWrites() {
+    return statusWrites.count();
+  }
+
+  public void planPresent(boolean present) {
+    planPresent.set(present ? 1 : 0);
+  }
+
+  public String scrape() {
+    return registry.scrape();
+  }
+}
