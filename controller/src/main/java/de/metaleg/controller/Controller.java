@@ -1,0 +1,94 @@
+package de.metaleg.controller;
+
+import de.metaleg.controller.k8s.Adapter;
+import de.metaleg.controller.k8s.ClusterWatch;
+import de.metaleg.controller.k8s.ControllerMetrics;
+import de.metaleg.controller.k8s.EgressPlanReconciler;
+import de.metaleg.controller.k8s.EventRecorder;
+import de.metaleg.controller.k8s.PlanWriter;
+import de.metaleg.controller.plan.PlanningState;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
+import io.javaoperatorsdk.operator.Operator;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Wires the controller: planning state, event source, reconciler, JOSDK operator (JSON merge patch,
+ * never server-side apply; leader election when configured). Used by {@link ControllerMain} and by
+ * the mock-server tests, so both run the same code.
+ */
+public final class Controller implements AutoCloseable {
+  private final Operator operator;
+  private final ClusterWatch watch;
+  private final EventRecorder events;
+  private final AtomicBoolean leading;
+
+  public Controller(
+      ControllerConfig config, KubernetesClient client, MeterRegistry registry, int maxPlanBytes) {
+    leading = new AtomicBoolean(!config.leaderElection());
+    PlanningState state = new PlanningState(config.plannerConfig());
+    ControllerMetrics metrics = new ControllerMetrics(registry, state);
+    events = new EventRecorder(client, leading::get);
+    PlanWriter writer = new PlanWriter(client, metrics, events, maxPlanBytes);
+    watch =
+        new ClusterWatch(
+            client, state, config.reconciliationInterval(), events, metrics, writer, leading::get);
+    operator =
+        new Operator(
+            o -> {
+              o.withKubernetesClient(client)
+                  .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(registry))
+                  .withUseSSAToPatchPrimaryResource(false)
+                  .withCloseClientOnStop(false);
+              config
+                  .leaseNamespace()
+                  .ifPresent(
+                      ns ->
+                          o.withLeaderElectionConfiguration(
+                              new LeaderElectionConfiguration(
+                                  ControllerConfig.LEASE_NAME,
+                                  ns,
+                                  LeaderElectionConfiguration.LEASE_DURATION_DEFAULT_VALUE,
+                                  LeaderElectionConfiguration.RENEW_DEADLINE_DEFAULT_VALUE,
+                                  LeaderElectionConfiguration.RETRY_PERIOD_DEFAULT_VALUE,
+                                  config.identity().orElse(null),
+                                  new LeaderCallbacks(
+                                      () -> leading.set(true),
+                                      () -> leading.set(false),
+                                      leader -> {}),
+                                  true)));
+            });
+    operator.register(
+        new EgressPlanReconciler(state, watch, writer, metrics),
+        o ->
+            o.withOnUpdateFilter(
+                // Node status heartbeats do not concern plans; address changes do.
+                (newNode, oldNode) ->
+                    !Adapter.node(newNode).equals(Adapter.node(oldNode))
+                        || !java.util.Objects.equals(
+                            newNode.getMetadata().getUid(), oldNode.getMetadata().getUid())));
+  }
+
+  public void start() {
+    operator.start();
+  }
+
+  /** Rebuilds the planning state from the caches now, as the periodic resync does. */
+  public void resync() {
+    watch.resync();
+  }
+
+  /** Informers synced and the planning state built: the controller can plan. */
+  public boolean ready() {
+    return watch.ready();
+  }
+
+  @Override
+  public void close() {
+    operator.stop();
+    events.close();
+  }
+}

@@ -1,0 +1,90 @@
+package de.metaleg.controller;
+
+import de.metaleg.common.BindAddress;
+import de.metaleg.common.ConfigException;
+import de.metaleg.common.Env;
+import de.metaleg.controller.plan.PlannerConfig;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * The controller's configuration, read once from the environment. Every bad value fails with a
+ * {@link ConfigException} naming the variable.
+ *
+ * @param leaseNamespace POD_NAMESPACE: when set, leader election via a Lease in that namespace
+ * @param identity POD_NAME: the leader-election identity (the host name when unset)
+ */
+public record ControllerConfig(
+    String metallbNamespace,
+    boolean filterEndpointsForNode,
+    Duration reconciliationInterval,
+    Optional<BindAddress> metricsAddress,
+    Optional<BindAddress> healthProbeAddress,
+    Optional<String> leaseNamespace,
+    Optional<String> identity) {
+
+  /** One environment variable the controller reads, with its default ("" means unset). */
+  public record Variable(String name, String defaultValue, String description) {}
+
+  public static final List<Variable> VARIABLES =
+      List.of(
+          new Variable(
+              "METALLB_NAMESPACE", "metallb-system", "Namespace of MetalLB's ServiceL2Status"),
+          new Variable(
+              "FILTER_ENDPOINTS_FOR_NODE",
+              "true",
+              "true: a node's plan lists only its own endpoints; false: every endpoint"),
+          new Variable("RECONCILIATION_INTERVAL", "5m", "Full resync of every plan"),
+          new Variable("METRICS_BIND_ADDRESS", ":21793", "Prometheus /metrics; 0 disables"),
+          new Variable("HEALTH_PROBE_BIND_ADDRESS", ":21794", "/healthz and /readyz; 0 disables"),
+          new Variable("POD_NAME", "", "Leader-election identity (Downward API)"),
+          new Variable("POD_NAMESPACE", "", "Lease namespace; leader election is off when unset"));
+
+  /** The name of the Lease used for leader election. */
+  public static final String LEASE_NAME = "metaleg-controller";
+
+  private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+
+  public static ControllerConfig fromEnv(Map<String, String> environment) {
+    Env env = new Env(environment);
+    return new ControllerConfig(
+        namespace(env, "METALLB_NAMESPACE", Optional.of(def("METALLB_NAMESPACE"))).orElseThrow(),
+        env.bool(
+            "FILTER_ENDPOINTS_FOR_NODE", Boolean.parseBoolean(def("FILTER_ENDPOINTS_FOR_NODE"))),
+        env.duration("RECONCILIATION_INTERVAL", def("RECONCILIATION_INTERVAL")),
+        env.bindAddress("METRICS_BIND_ADDRESS", def("METRICS_BIND_ADDRESS")),
+        env.bindAddress("HEALTH_PROBE_BIND_ADDRESS", def("HEALTH_PROBE_BIND_ADDRESS")),
+        namespace(env, "POD_NAMESPACE", Optional.empty()),
+        env.optional("POD_NAME"));
+  }
+
+  public PlannerConfig plannerConfig() {
+    return new PlannerConfig(metallbNamespace, filterEndpointsForNode);
+  }
+
+  public boolean leaderElection() {
+    return leaseNamespace.isPresent();
+  }
+
+  private static String def(String name) {
+    return VARIABLES.stream()
+        .filter(v -> v.name().equals(name))
+        .findFirst()
+        .orElseThrow()
+        .defaultValue();
+  }
+
+  private static Optional<String> namespace(Env env, String name, Optional<String> def) {
+    Optional<String> value = env.optional(name).or(() -> def);
+    value.ifPresent(
+        v -> {
+          if (!DNS_LABEL.matcher(v).matches()) {
+            throw new ConfigException(name, v, "not a valid namespace name (RFC 1123 label)");
+          }
+        });
+    return value;
+  }
+}

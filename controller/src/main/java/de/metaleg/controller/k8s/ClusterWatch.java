@@ -1,0 +1,285 @@
+package de.metaleg.controller.k8s;
+
+import de.metaleg.api.metallb.ServiceL2Status;
+import de.metaleg.api.v1alpha1.EgressPlan;
+import de.metaleg.controller.plan.AnnouncerInfo;
+import de.metaleg.controller.plan.EndpointInput;
+import de.metaleg.controller.plan.PlanningState;
+import de.metaleg.controller.plan.ServiceInput;
+import de.metaleg.controller.plan.ServiceKey;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.javaoperatorsdk.operator.OperatorException;
+import io.javaoperatorsdk.operator.processing.event.Event;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.javaoperatorsdk.operator.processing.event.source.AbstractEventSource;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The controller's inputs as one JOSDK event source. It runs its own informers (labelled Services,
+ * EndpointSlices, Nodes, ServiceL2Status in all namespaces, EgressPlans), feeds every change into
+ * the {@link PlanningState} and triggers a reconcile of exactly the nodes whose plan may have
+ * changed. Every {@code RECONCILIATION_INTERVAL} it rebuilds the state from the caches, deletes
+ * plans of vanished nodes and triggers every node.
+ */
+public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
+  private static final Logger LOG = LoggerFactory.getLogger(ClusterWatch.class);
+
+  private final KubernetesClient client;
+  private final PlanningState state;
+  private final Duration resyncInterval;
+  private final EventRecorder events;
+  private final ControllerMetrics metrics;
+  private final PlanWriter writer;
+  private final java.util.function.BooleanSupplier leading;
+  private final Object lock = new Object();
+
+  private SharedIndexInformer<Node> nodes;
+  private SharedIndexInformer<Service> services;
+  private SharedIndexInformer<EndpointSlice> slices;
+  private SharedIndexInformer<ServiceL2Status> announcers;
+  private SharedIndexInformer<EgressPlan> plans;
+  private ScheduledExecutorService resync;
+  private volatile boolean primed;
+
+  public ClusterWatch(
+      KubernetesClient client,
+      PlanningState state,
+      Duration resyncInterval,
+      EventRecorder events,
+      ControllerMetrics metrics,
+      PlanWriter writer,
+      java.util.function.BooleanSupplier leading) {
+    super(EgressPlan.class, "cluster-watch");
+    this.client = client;
+    this.state = state;
+    this.resyncInterval = resyncInterval;
+    this.events = events;
+    this.metrics = metrics;
+    this.writer = writer;
+    this.leading = leading;
+  }
+
+  @Override
+  public void start() throws OperatorException {
+    nodes = client.nodes().runnableInformer(0);
+    services =
+        client
+            .services()
+            .inAnyNamespace()
+            .withLabel(EgressPlan.SERVICE_OPT_IN_LABEL, "true")
+            .runnableInformer(0);
+    slices =
+        client
+            .discovery()
+            .v1()
+            .endpointSlices()
+            .inAnyNamespace()
+            .withLabel(Adapter.SLICE_SERVICE_LABEL)
+            .runnableInformer(0);
+    // All namespaces: MetalLB 0.14.4-0.14.5 kept these objects in the Service's namespace.
+    announcers = client.resources(ServiceL2Status.class).inAnyNamespace().runnableInformer(0);
+    plans = client.resources(EgressPlan.class).runnableInformer(0);
+
+    nodes.addEventHandler(
+        handler(
+            n -> apply(state.putNode(Adapter.node(n))),
+            n -> {
+              String name = n.getMetadata().getName();
+              apply(state.removeNode(name));
+              if (leading.getAsBoolean()) {
+                writer.delete(name);
+              }
+            }));
+    services.addEventHandler(
+        handler(
+            s -> apply(state.putService(Adapter.service(s))),
+            s -> apply(state.removeService(Adapter.key(s)))));
+    slices.addEventHandler(
+        handler(
+            s ->
+                Adapter.sliceService(s)
+                    .ifPresent(
+                        k ->
+                            apply(
+                                state.putSlice(
+                                    k, s.getMetadata().getName(), Adapter.endpoints(s)))),
+            s ->
+                Adapter.sliceService(s)
+                    .ifPresent(k -> apply(state.removeSlice(k, s.getMetadata().getName())))));
+    announcers.addEventHandler(
+        handler(
+            a -> apply(state.putAnnouncer(Adapter.announcer(a))),
+            a -> apply(state.removeAnnouncer(Adapter.id(a)))));
+    plans.addEventHandler(handler(this::planChanged, this::planChanged));
+
+    List<SharedIndexInformer<?>> all = List.of(nodes, services, slices, announcers, plans);
+    try {
+      for (SharedIndexInformer<?> i : all) {
+        i.start().toCompletableFuture().get(2, TimeUnit.MINUTES);
+      }
+    } catch (Exception e) {
+      throw new OperatorException("informers did not sync: " + e.getMessage(), e);
+    }
+    resync();
+    resync =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "metaleg-resync");
+              t.setDaemon(true);
+              return t;
+            });
+    long period = resyncInterval.toMillis();
+    resync.scheduleAtFixedRate(this::resyncSafely, period, period, TimeUnit.MILLISECONDS);
+    super.start();
+  }
+
+  @Override
+  public void stop() throws OperatorException {
+    if (resync != null) {
+      resync.shutdownNow();
+    }
+    for (SharedIndexInformer<?> i :
+        new SharedIndexInformer<?>[] {nodes, services, slices, announcers, plans}) {
+      if (i != null) {
+        i.stop();
+      }
+    }
+    super.stop();
+  }
+
+  /** True once all informers have synced and the state was built from them. */
+  public boolean ready() {
+    return primed;
+  }
+
+  /** The cached EgressPlan of a node. */
+  public Optional<EgressPlan> plan(String node) {
+    return Optional.ofNullable(plans.getStore().getByKey(node));
+  }
+
+  @Override
+  public Set<EgressPlan> getSecondaryResources(Node node) {
+    return plan(node.getMetadata().getName()).map(Set::of).orElse(Set.of());
+  }
+
+  /**
+   * Rebuilds the state from the caches, garbage-collects plans without a Node and triggers every
+   * node. Held under the same lock as event handling, so no event is lost between listing the
+   * caches and replacing the state.
+   */
+  public void resync() {
+    synchronized (lock) {
+      Map<ServiceKey, Map<String, List<EndpointInput>>> bySlice = new HashMap<>();
+      for (EndpointSlice s : slices.getStore().list()) {
+        Adapter.sliceService(s)
+            .ifPresent(
+                k ->
+                    bySlice
+                        .computeIfAbsent(k, x -> new HashMap<>())
+                        .put(s.getMetadata().getName(), Adapter.endpoints(s)));
+      }
+      List<ServiceInput> svcs = new ArrayList<>();
+      services.getStore().list().forEach(s -> svcs.add(Adapter.service(s)));
+      List<AnnouncerInfo> l2 = new ArrayList<>();
+      announcers.getStore().list().forEach(a -> l2.add(Adapter.announcer(a)));
+      PlanningState.Update u =
+          metrics.timeFullPlanning(
+              () ->
+                  state.replaceAll(
+                      nodes.getStore().list().stream().map(Adapter::node).toList(),
+                      svcs,
+                      bySlice,
+                      l2));
+      primed = true;
+      apply(u);
+      if (leading.getAsBoolean()) {
+        for (EgressPlan p : plans.getStore().list()) {
+          if (!state.hasNode(p.getMetadata().getName())) {
+            writer.delete(p.getMetadata().getName());
+          }
+        }
+      }
+    }
+  }
+
+  private void resyncSafely() {
+    try {
+      resync();
+    } catch (RuntimeException e) {
+      LOG.error("periodic resync failed; retrying at the next interval", e);
+    }
+  }
+
+  /** A plan was edited or deleted by someone: let its node's reconcile compare and repair it. */
+  private void planChanged(EgressPlan p) {
+    String name = p.getMetadata().getName();
+    if (state.hasNode(name)) {
+      trigger(Set.of(name));
+    } else if (leading.getAsBoolean() && plans.getStore().getByKey(name) != null) {
+      writer.delete(name); // a plan for a node that does not exist
+    }
+  }
+
+  private void apply(PlanningState.Update u) {
+    u.findings().forEach(events::record);
+    trigger(u.nodes());
+  }
+
+  private void trigger(Set<String> nodeNames) {
+    if (getEventHandler() == null) {
+      return;
+    }
+    nodeNames.forEach(n -> getEventHandler().handleEvent(new Event(new ResourceID(n))));
+  }
+
+  private <T extends HasMetadata> ResourceEventHandler<T> handler(
+      Consumer<T> upsert, Consumer<T> delete) {
+    return new ResourceEventHandler<>() {
+      @Override
+      public void onAdd(T obj) {
+        guarded(upsert, obj);
+      }
+
+      @Override
+      public void onUpdate(T oldObj, T newObj) {
+        guarded(upsert, newObj);
+      }
+
+      @Override
+      public void onDelete(T obj, boolean deletedFinalStateUnknown) {
+        guarded(delete, obj);
+      }
+    };
+  }
+
+  private <T> void guarded(Consumer<T> action, T obj) {
+    synchronized (lock) {
+      if (!primed) {
+        return; // the initial resync reads the caches, which already hold this object
+      }
+      try {
+        action.accept(obj);
+      } catch (RuntimeException e) {
+        LOG.error("handling a change failed; the next resync repairs the state", e);
+      }
+    }
+  }
+}

@@ -1,0 +1,130 @@
+package de.metaleg.controller.k8s;
+
+import de.metaleg.api.v1alpha1.EgressEntry;
+import de.metaleg.api.v1alpha1.EgressPlanSpec;
+import de.metaleg.api.v1alpha1.Role;
+import de.metaleg.controller.plan.EgressPlanner;
+import de.metaleg.controller.plan.IpAddr;
+import de.metaleg.controller.plan.NodeInfo;
+import de.metaleg.controller.plan.PlanningState;
+import de.metaleg.controller.plan.ResolvedService;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+
+/**
+ * MetalEG's own controller metrics (JOSDK's reconciliation metrics come from micrometer-support):
+ *
+ * <ul>
+ *   <li>{@code metaleg_controller_plans_written_total{operation=create|update|delete}}
+ *   <li>{@code metaleg_controller_planning_seconds{scope=full|node}}: planner time
+ *   <li>{@code metaleg_controller_services{state=ok|rejected|no_endpoints|invalid}}
+ *   <li>{@code metaleg_controller_plan_entries{role=Gateway|Forward|Reject}}: over all plans
+ *   <li>{@code metaleg_controller_oversized_plans}: plans over the size limit
+ * </ul>
+ */
+public final class ControllerMetrics {
+  private final MeterRegistry registry;
+  private final Map<String, EnumMap<Role, Integer>> entriesByNode = new ConcurrentHashMap<>();
+  private final Set<String> oversized = ConcurrentHashMap.newKeySet();
+  private final Timer fullPlanning;
+  private final Timer nodePlanning;
+
+  public ControllerMetrics(MeterRegistry registry, PlanningState state) {
+    this.registry = registry;
+    this.fullPlanning = planningTimer("full");
+    this.nodePlanning = planningTimer("node");
+    for (String s : new String[] {"ok", "rejected", "no_endpoints", "invalid"}) {
+      Gauge.builder("metaleg_controller_services", state, st -> countServices(st, s))
+          .description("Labelled Services by state")
+          .tag("state", s)
+          .register(registry);
+    }
+    for (Role role : Role.values()) {
+      Gauge.builder("metaleg_controller_plan_entries", entriesByNode, m -> sum(m, role))
+          .description("Entries over all EgressPlans, by role")
+          .tag("role", role.name())
+          .register(registry);
+    }
+    Gauge.builder("metaleg_controller_oversized_plans", oversized, Set::size)
+        .description("EgressPlans whose spec exceeds the size limit (about 1 MiB)")
+        .register(registry);
+  }
+
+  private Timer planningTimer(String scope) {
+    return Timer.builder("metaleg_controller_planning_seconds")
+        .description("Planner time (no API I/O)")
+        .tag("scope", scope)
+        .register(registry);
+  }
+
+  public <T> T timeFullPlanning(Supplier<T> work) {
+    return fullPlanning.record(work);
+  }
+
+  public <T> T timeNodePlanning(Supplier<T> work) {
+    return nodePlanning.record(work);
+  }
+
+  public void planWritten(String operation) {
+    Counter.builder("metaleg_controller_plans_written_total")
+        .description("EgressPlan writes by the controller")
+        .tag("operation", operation)
+        .register(registry)
+        .increment();
+  }
+
+  public void planDesired(EgressPlanSpec spec) {
+    EnumMap<Role, Integer> counts = new EnumMap<>(Role.class);
+    for (EgressEntry e : spec.getEntries()) {
+      Role.parse(e.getRole()).ifPresent(r -> counts.merge(r, 1, Integer::sum));
+    }
+    entriesByNode.put(spec.getNodeName(), counts);
+  }
+
+  public void oversized(String node, boolean tooLarge) {
+    if (tooLarge) {
+      oversized.add(node);
+    } else {
+      oversized.remove(node);
+    }
+  }
+
+  public void nodeGone(String node) {
+    entriesByNode.remove(node);
+    oversized.remove(node);
+  }
+
+  private static double sum(Map<String, EnumMap<Role, Integer>> m, Role role) {
+    return m.values().stream().mapToInt(c -> c.getOrDefault(role, 0)).sum();
+  }
+
+  /** One state per labelled Service, as an operator would group them on a dashboard. */
+  static String state(ResolvedService s, Map<String, NodeInfo> nodes) {
+    if (!s.usable()) {
+      return "invalid";
+    }
+    if (!s.hasRules()) {
+      return "no_endpoints";
+    }
+    boolean ok =
+        s.gatewayNode().isPresent()
+            && nodes.containsKey(s.gatewayNode().get())
+            && (s.lbIPv4().isEmpty()
+                || EgressPlanner.decide(s, IpAddr.Family.IPv4, "", nodes).role() != Role.Reject)
+            && (s.lbIPv6().isEmpty()
+                || EgressPlanner.decide(s, IpAddr.Family.IPv6, "", nodes).role() != Role.Reject);
+    return ok ? "ok" : "rejected";
+  }
+
+  private static double countServices(PlanningState state, String wanted) {
+    Map<String, NodeInfo> nodes = state.nodes();
+    return state.services().stream().filter(s -> state(s, nodes).equals(wanted)).count();
+  }
+}

@@ -1,0 +1,126 @@
+package de.metaleg.controller.k8s;
+
+import de.metaleg.controller.plan.Finding;
+import io.fabric8.kubernetes.api.model.Event;
+import io.fabric8.kubernetes.api.model.EventBuilder;
+import io.fabric8.kubernetes.api.model.ObjectReference;
+import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes core/v1 Events off the informer threads. The Event name is derived from the object, the
+ * reason and the message, so a repeat of the same story bumps {@code count} on one Event instead of
+ * creating another (also across controller restarts). Only the leader writes.
+ */
+public final class EventRecorder implements AutoCloseable {
+  static final String COMPONENT = "metaleg-controller";
+  private static final Logger LOG = LoggerFactory.getLogger(EventRecorder.class);
+
+  private final KubernetesClient client;
+  private final BooleanSupplier leading;
+  private final ExecutorService executor =
+      Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "metaleg-events");
+            t.setDaemon(true);
+            return t;
+          });
+
+  public EventRecorder(KubernetesClient client, BooleanSupplier leading) {
+    this.client = client;
+    this.leading = leading;
+  }
+
+  /** An Event on the Service the finding is about. */
+  public void record(Finding f) {
+    ObjectReference ref =
+        new ObjectReferenceBuilder()
+            .withApiVersion("v1")
+            .withKind("Service")
+            .withNamespace(f.service().namespace())
+            .withName(f.service().name())
+            .build();
+    emit(ref, f.service().namespace(), f.severity().name(), f.reason(), f.message());
+  }
+
+  /** An Event on a cluster-scoped object (EgressPlan, Node); it lives in namespace default. */
+  public void recordClusterScoped(
+      String apiVersion, String kind, String name, String type, String reason, String message) {
+    ObjectReference ref =
+        new ObjectReferenceBuilder()
+            .withApiVersion(apiVersion)
+            .withKind(kind)
+            .withName(name)
+            .build();
+    emit(ref, "default", type, reason, message);
+  }
+
+  private void emit(ObjectReference ref, String namespace, String type, String reason, String msg) {
+    if (!leading.getAsBoolean()) {
+      return;
+    }
+    LOG.info("{} {} {}/{}: {}", type, reason, ref.getKind(), ref.getName(), msg);
+    executor.execute(() -> write(ref, namespace, type, reason, msg));
+  }
+
+  private void write(
+      ObjectReference ref, String namespace, String type, String reason, String msg) {
+    String name = ref.getName() + "." + hash(ref.getKind() + "/" + type + "/" + reason + "/" + msg);
+    String now = Instant.now().toString();
+    try {
+      Event existing = client.v1().events().inNamespace(namespace).withName(name).get();
+      if (existing != null) {
+        existing.setCount(existing.getCount() == null ? 2 : existing.getCount() + 1);
+        existing.setLastTimestamp(now);
+        client.v1().events().inNamespace(namespace).resource(existing).update();
+        return;
+      }
+      Event e =
+          new EventBuilder()
+              .withNewMetadata()
+              .withName(name)
+              .withNamespace(namespace)
+              .endMetadata()
+              .withInvolvedObject(ref)
+              .withType(type)
+              .withReason(reason)
+              .withMessage(msg)
+              .withCount(1)
+              .withFirstTimestamp(now)
+              .withLastTimestamp(now)
+              .withNewSource()
+              .withComponent(COMPONENT)
+              .endSource()
+              .withReportingComponent(COMPONENT)
+              .build();
+      client.v1().events().inNamespace(namespace).resource(e).create();
+    } catch (KubernetesClientException e) {
+      LOG.warn("could not write Event {}/{} ({}): {}", namespace, name, reason, e.getMessage());
+    }
+  }
+
+  private static String hash(String s) {
+    try {
+      byte[] d = MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
+      return HexFormat.of().formatHex(d, 0, 8);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Override
+  public void close() {
+    executor.shutdown();
+  }
+}

@@ -1,0 +1,174 @@
+package de.metaleg.controller.k8s;
+
+import de.metaleg.api.v1alpha1.EgressPlan;
+import de.metaleg.api.v1alpha1.EgressPlanSpec;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.OwnerReference;
+import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Creates, replaces (update with optimistic locking; never server-side apply) and deletes
+ * EgressPlans. Writes only when the stored plan differs from the desired one: spec, the node label
+ * or the owner reference.
+ */
+public final class PlanWriter {
+  /** Above this the plan gets a Warning Event and a metric; etcd rejects objects at 1.5 MiB. */
+  public static final int MAX_PLAN_BYTES = 1 << 20;
+
+  public static final String PLAN_TOO_LARGE = "EgressPlanTooLarge";
+  private static final Logger LOG = LoggerFactory.getLogger(PlanWriter.class);
+
+  private final KubernetesClient client;
+  private final ControllerMetrics metrics;
+  private final EventRecorder events;
+  private final int maxBytes;
+
+  /** What we last wrote per node, to skip rewrites while the informer cache lags behind. */
+  private final Map<String, Written> written = new ConcurrentHashMap<>();
+
+  private record Written(String resourceVersion, EgressPlanSpec spec) {}
+
+  public PlanWriter(
+      KubernetesClient client, ControllerMetrics metrics, EventRecorder events, int maxBytes) {
+    this.client = client;
+    this.metrics = metrics;
+    this.events = events;
+    this.maxBytes = maxBytes;
+  }
+
+  /** Brings the node's plan to {@code desired}; {@code cached} is the informer's copy. */
+  public void sync(Node node, EgressPlanSpec desired, Optional<EgressPlan> cached) {
+    String name = node.getMetadata().getName();
+    OwnerReference owner = ownerOf(node);
+    metrics.planDesired(desired);
+    if (cached.isPresent() && upToDate(cached.get(), desired, owner)) {
+      return;
+    }
+    if (cached.isPresent() && cacheLags(name, cached.get(), desired)) {
+      return; // our own write is not in the cache yet; its event will bring us back here
+    }
+    String json = Serialization.asJson(desired);
+    int size = json.getBytes(StandardCharsets.UTF_8).length;
+    checkSize(name, size);
+    EgressPlan result;
+    if (cached.isEmpty()) {
+      EgressPlan plan = EgressPlan.forNode(name, desired);
+      plan.getMetadata().setOwnerReferences(List.of(owner));
+      // A 409 (created meanwhile, cache behind) fails this reconcile; JOSDK retries it.
+      result = client.resource(plan).create();
+      metrics.planWritten("create");
+      LOG.info("created EgressPlan {} ({} entries)", name, desired.getEntries().size());
+    } else {
+      result = replace(cached.get(), desired, owner);
+    }
+    written.put(name, new Written(result.getMetadata().getResourceVersion(), desired));
+  }
+
+  /**
+   * Replaces the plan (PUT) with the cached resourceVersion: a concurrent change makes it fail with
+   * 409 and JOSDK retries with a fresh cache. Status rides along unchanged; the API server ignores
+   * it on the main resource anyway (status subresource).
+   */
+  private EgressPlan replace(EgressPlan cached, EgressPlanSpec desired, OwnerReference owner) {
+    EgressPlan plan = new EgressPlan();
+    plan.setMetadata(
+        new ObjectMetaBuilder(cached.getMetadata())
+            .addToLabels(EgressPlan.NODE_LABEL, cached.getMetadata().getName())
+            .withOwnerReferences(owner)
+            .build());
+    plan.setSpec(desired);
+    plan.setStatus(cached.getStatus());
+    EgressPlan result = client.resource(plan).update();
+    metrics.planWritten("update");
+    LOG.info(
+        "updated EgressPlan {} ({} entries)",
+        plan.getMetadata().getName(),
+        desired.getEntries().size());
+    return result;
+  }
+
+  /** Deletes the plan of a node that no longer exists. */
+  public void delete(String name) {
+    written.remove(name);
+    metrics.nodeGone(name);
+    try {
+      if (!client.resources(EgressPlan.class).withName(name).delete().isEmpty()) {
+        metrics.planWritten("delete");
+        LOG.info("deleted EgressPlan {}: its Node is gone", name);
+      }
+    } catch (KubernetesClientException e) {
+      LOG.warn("could not delete EgressPlan {}: {}", name, e.getMessage());
+    }
+  }
+
+  private static boolean upToDate(EgressPlan plan, EgressPlanSpec desired, OwnerReference owner) {
+    Map<String, String> labels = plan.getMetadata().getLabels();
+    List<OwnerReference> owners = plan.getMetadata().getOwnerReferences();
+    return desired.equals(plan.getSpec())
+        && labels != null
+        && plan.getMetadata().getName().equals(labels.get(EgressPlan.NODE_LABEL))
+        && owners != null
+        && owners.stream().anyMatch(o -> Objects.equals(o.getUid(), owner.getUid()));
+  }
+
+  /**
+   * True when we already wrote {@code desired} and the cached copy is older than that write, i.e.
+   * the informer has not delivered it yet. A hand edit made after our write has a newer
+   * resourceVersion and is put back.
+   */
+  private boolean cacheLags(String name, EgressPlan cached, EgressPlanSpec desired) {
+    Written w = written.get(name);
+    if (w == null || !w.spec().equals(desired)) {
+      return false;
+    }
+    try {
+      return Long.parseLong(cached.getMetadata().getResourceVersion())
+          < Long.parseLong(w.resourceVersion());
+    } catch (NumberFormatException | NullPointerException e) {
+      return false; // resourceVersions are opaque in general: write rather than guess
+    }
+  }
+
+  private void checkSize(String name, int size) {
+    boolean tooLarge = size > maxBytes;
+    metrics.oversized(name, tooLarge);
+    if (tooLarge) {
+      String msg =
+          "spec is "
+              + size
+              + " bytes, over the "
+              + maxBytes
+              + "-byte limit (etcd rejects objects above 1.5 MiB); fewer labelled Services or"
+              + " endpoints per node, or FILTER_ENDPOINTS_FOR_NODE=true, make it smaller";
+      LOG.warn("EgressPlan {}: {}", name, msg);
+      events.recordClusterScoped(
+          EgressPlan.GROUP + "/" + EgressPlan.VERSION,
+          "EgressPlan",
+          name,
+          "Warning",
+          PLAN_TOO_LARGE,
+          msg);
+    }
+  }
+
+  static OwnerReference ownerOf(Node node) {
+    return new OwnerReferenceBuilder()
+        .withApiVersion("v1")
+        .withKind("Node")
+        .withName(node.getMetadata().getName())
+        .withUid(node.getMetadata().getUid())
+        .build();
+  }
+}

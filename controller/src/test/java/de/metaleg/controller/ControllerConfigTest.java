@@ -1,0 +1,79 @@
+package de.metaleg.controller;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import de.metaleg.common.BindAddress;
+import de.metaleg.common.ConfigException;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class ControllerConfigTest {
+  @Test
+  void defaultsMatchTheUsersTable() {
+    ControllerConfig c = ControllerConfig.fromEnv(Map.of());
+    assertEquals("metallb-system", c.metallbNamespace());
+    assertTrue(c.filterEndpointsForNode());
+    assertEquals(Duration.ofMinutes(5), c.reconciliationInterval());
+    assertEquals(Optional.of(new BindAddress("", 21793)), c.metricsAddress());
+    assertEquals(Optional.of(new BindAddress("", 21794)), c.healthProbeAddress());
+    assertFalse(c.leaderElection(), "no POD_NAMESPACE: running locally, no leader election");
+  }
+
+  @Test
+  void readsEveryVariable() {
+    ControllerConfig c =
+        ControllerConfig.fromEnv(
+            Map.of(
+                "METALLB_NAMESPACE", "lb",
+                "FILTER_ENDPOINTS_FOR_NODE", "false",
+                "RECONCILIATION_INTERVAL", "1h30m",
+                "METRICS_BIND_ADDRESS", "0",
+                "HEALTH_PROBE_BIND_ADDRESS", "127.0.0.1:8081",
+                "POD_NAME", "metaleg-controller-abc",
+                "POD_NAMESPACE", "metaleg-system"));
+    assertEquals("lb", c.metallbNamespace());
+    assertFalse(c.filterEndpointsForNode());
+    assertEquals(Duration.ofMinutes(90), c.reconciliationInterval());
+    assertEquals(Optional.empty(), c.metricsAddress());
+    assertEquals(Optional.of(new BindAddress("127.0.0.1", 8081)), c.healthProbeAddress());
+    assertEquals(Optional.of("metaleg-system"), c.leaseNamespace());
+    assertEquals(Optional.of("metaleg-controller-abc"), c.identity());
+  }
+
+  @ParameterizedTest(name = "{0}={1} is rejected")
+  @CsvSource({
+    "METALLB_NAMESPACE, Metallb_System",
+    "FILTER_ENDPOINTS_FOR_NODE, yes",
+    "RECONCILIATION_INTERVAL, 5 minutes",
+    "RECONCILIATION_INTERVAL, 0s",
+    "METRICS_BIND_ADDRESS, 21793",
+    "HEALTH_PROBE_BIND_ADDRESS, :99999",
+    "POD_NAMESPACE, -bad-"
+  })
+  void badValuesNameTheVariable(String name, String value) {
+    ConfigException e =
+        assertThrows(ConfigException.class, () -> ControllerConfig.fromEnv(Map.of(name, value)));
+    assertTrue(e.getMessage().startsWith(name + "="), e.getMessage());
+  }
+
+  @Test
+  void variableListCoversWhatIsRead() {
+    assertEquals(
+        java.util.List.of(
+            "METALLB_NAMESPACE",
+            "FILTER_ENDPOINTS_FOR_NODE",
+            "RECONCILIATION_INTERVAL",
+            "METRICS_BIND_ADDRESS",
+            "HEALTH_PROBE_BIND_ADDRESS",
+            "POD_NAME",
+            "POD_NAMESPACE"),
+        ControllerConfig.VARIABLES.stream().map(ControllerConfig.Variable::name).toList());
+  }
+}

@@ -1,0 +1,279 @@
+package de.metaleg.controller.k8s;
+
+import static de.metaleg.controller.k8s.MockCluster.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import de.metaleg.api.v1alpha1.EgressEntry;
+import de.metaleg.api.v1alpha1.EgressPlan;
+import de.metaleg.controller.Controller;
+import de.metaleg.controller.ControllerConfig;
+import io.fabric8.kubernetes.api.model.Event;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The controller against fabric8's CRUD mock API server: the production wiring (JOSDK, informers,
+ * JSON merge patch) end to end. Three nodes; Service app/web (LB IP 198.51.100.10) has pods on
+ * node-2 and node-3; MetalLB announces it from node-1.
+ */
+class ControllerMockTest {
+  MockCluster cluster;
+  Controller controller;
+  SimpleMeterRegistry registry;
+
+  @BeforeEach
+  void start() throws Exception {
+    cluster = new MockCluster();
+    for (int n = 1; n <= 3; n++) {
+      cluster.node(n);
+    }
+  }
+
+  void startController(int maxPlanBytes) {
+    ControllerConfig config =
+        ControllerConfig.fromEnv(
+            Map.of(
+                "METRICS_BIND_ADDRESS", "0",
+                "HEALTH_PROBE_BIND_ADDRESS", "0",
+                "RECONCILIATION_INTERVAL", "1h"));
+    registry = new SimpleMeterRegistry();
+    controller = new Controller(config, cluster.client, registry, maxPlanBytes);
+    controller.start();
+    await("controller ready", controller::ready);
+  }
+
+  @AfterEach
+  void stop() {
+    if (controller != null) {
+      controller.close();
+    }
+    cluster.close();
+  }
+
+  /** One line per entry of a node's plan: {@code service role/reason via=... src=...}. */
+  List<String> entries(String node) {
+    EgressPlan p = cluster.plan(node);
+    if (p == null) {
+      return null;
+    }
+    return p.getSpec().getEntries().stream().map(ControllerMockTest::line).toList();
+  }
+
+  static String line(EgressEntry e) {
+    return e.getService()
+        + " "
+        + e.getRole()
+        + "/"
+        + e.getReason()
+        + (e.getGatewayIPv4() == null ? "" : " via=" + e.getGatewayIPv4())
+        + " src="
+        + String.join(",", e.getSourceIPv4s());
+  }
+
+  Map<String, String> resourceVersions() {
+    return cluster.client.resources(EgressPlan.class).list().getItems().stream()
+        .collect(
+            Collectors.toMap(
+                p -> p.getMetadata().getName(),
+                p -> p.getMetadata().getResourceVersion(),
+                (a, b) -> a,
+                TreeMap::new));
+  }
+
+  List<String> events(String namespace) {
+    return cluster.client.v1().events().inNamespace(namespace).list().getItems().stream()
+        .map(Event::getReason)
+        .sorted()
+        .toList();
+  }
+
+  List<String> eventMessages(String namespace) {
+    return cluster.client.v1().events().inNamespace(namespace).list().getItems().stream()
+        .map(Event::getMessage)
+        .toList();
+  }
+
+  void webWithGatewayOnNode1() {
+    cluster.service("web", "198.51.100.10", "LoadBalancer");
+    cluster.slice("web", "10.0.2.5@node-2", "10.0.3.5@node-3");
+    cluster.announce("l2-web-a", "web", "node-1");
+    await(
+        "plans for app/web",
+        () -> entries("node-3"),
+        e -> e != null && e.size() == 1 && e.get(0).contains("Forward"));
+  }
+
+  @Test
+  void plansAppearPerNodeAndFollowAMetalLBFailover() {
+    startController(PlanWriter.MAX_PLAN_BYTES);
+    await("an empty plan per node", () -> resourceVersions().size() == 3);
+    webWithGatewayOnNode1();
+    assertEquals(
+        List.of("app/web Gateway/AnnouncedByThisNode src=10.0.2.5,10.0.3.5"), entries("node-1"));
+    assertEquals(
+        List.of("app/web Forward/AnnouncedByOtherNode via=192.0.2.1 src=10.0.2.5"),
+        entries("node-2"));
+    EgressPlan p = cluster.plan("node-2");
+    assertEquals("node-2", p.getMetadata().getLabels().get(EgressPlan.NODE_LABEL));
+    assertEquals(
+        cluster.client.nodes().withName("node-2").get().getMetadata().getUid(),
+        p.getMetadata().getOwnerReferences().get(0).getUid());
+    assertEquals("Node", p.getMetadata().getOwnerReferences().get(0).getKind());
+
+    // MetalLB failover: the old object goes, a new one names node-3.
+    cluster
+        .client
+        .resources(de.metaleg.api.metallb.ServiceL2Status.class)
+        .inNamespace("metallb-system")
+        .withName("l2-web-a")
+        .delete();
+    await(
+        "reject without announcer",
+        () -> entries("node-2"),
+        e -> e.equals(List.of("app/web Reject/NoAnnouncer src=10.0.2.5")));
+    cluster.announce("l2-web-b", "web", "node-3");
+    await(
+        "gateway moved to node-3",
+        () -> entries("node-3"),
+        e -> e.equals(List.of("app/web Gateway/AnnouncedByThisNode src=10.0.2.5,10.0.3.5")));
+    await(
+        "node-2 forwards to node-3",
+        () -> entries("node-2"),
+        e -> e.equals(List.of("app/web Forward/AnnouncedByOtherNode via=192.0.2.3 src=10.0.2.5")));
+    await("node-1 has nothing left", () -> entries("node-1"), List::isEmpty);
+    await(
+        "Events tell the story",
+        () -> eventMessages("app"),
+        m ->
+            m.contains("egress for 198.51.100.10 now leaves via node-1")
+                && m.contains("egress for 198.51.100.10 now leaves via node-3")
+                && m.stream().anyMatch(s -> s.startsWith("no node announces 198.51.100.10")));
+  }
+
+  @Test
+  void nothingIsRewrittenWhenNothingChanged() {
+    startController(PlanWriter.MAX_PLAN_BYTES);
+    webWithGatewayOnNode1();
+    MockCluster.sleep(500);
+    Map<String, String> before = resourceVersions();
+    double writesBefore = writes();
+    assertTrue(writesBefore >= 6, "3 creates, then at least one update per node: " + writesBefore);
+    controller.resync(); // full rebuild, every node reconciled
+    cluster.slice("web", "10.0.2.5@node-2", "10.0.3.5@node-3"); // same endpoints again
+    Service web = cluster.client.services().inNamespace("app").withName("web").get();
+    web.getMetadata().setAnnotations(Map.of("unrelated", "change"));
+    cluster.client.resource(web).update();
+    MockCluster.sleep(1500);
+    assertEquals(before, resourceVersions());
+    assertEquals(writesBefore, writes());
+  }
+
+  double writes() {
+    return registry.find("metaleg_controller_plans_written_total").counters().stream()
+        .mapToDouble(c -> c.count())
+        .sum();
+  }
+
+  @Test
+  void anEndpointChangeRewritesOnlyTheNodesItAffects() {
+    cluster.node(4);
+    startController(PlanWriter.MAX_PLAN_BYTES);
+    webWithGatewayOnNode1();
+    MockCluster.sleep(500);
+    Map<String, String> before = resourceVersions();
+    cluster.slice("web", "10.0.2.5@node-2", "10.0.2.6@node-2"); // the node-3 pod moved to node-2
+    await("node-3 lost its pod", () -> entries("node-3"), List::isEmpty);
+    await(
+        "node-2 has both",
+        () -> entries("node-2"),
+        e ->
+            e.equals(
+                List.of(
+                    "app/web Forward/AnnouncedByOtherNode via=192.0.2.1 src=10.0.2.5,10.0.2.6")));
+    MockCluster.sleep(500);
+    Map<String, String> after = resourceVersions();
+    assertEquals(before.get("node-4"), after.get("node-4"), "node-4 is not involved");
+    for (String n : List.of("node-1", "node-2", "node-3")) {
+      assertTrue(!before.get(n).equals(after.get(n)), n + " was rewritten");
+    }
+  }
+
+  @Test
+  void aHandEditedSpecIsPutBack() {
+    startController(PlanWriter.MAX_PLAN_BYTES);
+    webWithGatewayOnNode1();
+    cluster
+        .client
+        .resources(EgressPlan.class)
+        .withName("node-2")
+        .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"entries\":[]}}");
+    await(
+        "node-2's entry is back",
+        () -> entries("node-2"),
+        e -> e.equals(List.of("app/web Forward/AnnouncedByOtherNode via=192.0.2.1 src=10.0.2.5")));
+  }
+
+  @Test
+  void plansShrinkWhenTheLabelIsRemovedAndDisappearWithTheirNode() {
+    startController(PlanWriter.MAX_PLAN_BYTES);
+    webWithGatewayOnNode1();
+    Service web = cluster.client.services().inNamespace("app").withName("web").get();
+    web.getMetadata().getLabels().remove(EgressPlan.SERVICE_OPT_IN_LABEL);
+    cluster.client.resource(web).update();
+    for (String n : List.of("node-1", "node-2", "node-3")) {
+      await(n + " is empty", () -> entries(n), List::isEmpty);
+    }
+    cluster.client.nodes().withName("node-3").delete();
+    await("node-3's plan is gone", () -> cluster.plan("node-3") == null);
+    assertNotNull(cluster.plan("node-1"));
+    assertNull(cluster.plan("node-3"));
+  }
+
+  @Test
+  void unusableServicesGetAWarningAndDoNotDisturbOthers() {
+    startController(PlanWriter.MAX_PLAN_BYTES);
+    cluster.service("internal", "198.51.100.20", "ClusterIP");
+    cluster.slice("internal", "10.0.2.9@node-2");
+    cluster.service("broken", "198.51.100.999", "LoadBalancer");
+    cluster.slice("broken", "10.0.2.8@node-2");
+    webWithGatewayOnNode1();
+    await(
+        "Warnings on both",
+        () -> events("app"),
+        r -> r.contains("NotLoadBalancer") && r.contains("InvalidLoadBalancerIP"));
+    assertEquals(
+        List.of("app/web Forward/AnnouncedByOtherNode via=192.0.2.1 src=10.0.2.5"),
+        entries("node-2"));
+    Event warning =
+        cluster.client.v1().events().inNamespace("app").list().getItems().stream()
+            .filter(e -> e.getReason().equals("NotLoadBalancer"))
+            .findFirst()
+            .orElseThrow();
+    assertEquals("Warning", warning.getType());
+    assertEquals("internal", warning.getInvolvedObject().getName());
+    assertEquals("Service", warning.getInvolvedObject().getKind());
+  }
+
+  @Test
+  void anOversizedPlanIsReportedByMetricAndEvent() {
+    startController(100); // bytes: the plans with an entry are larger
+    webWithGatewayOnNode1();
+    await("Warning Event", () -> events("default"), r -> r.contains(PlanWriter.PLAN_TOO_LARGE));
+    await(
+        "metric",
+        () -> registry.get("metaleg_controller_oversized_plans").gauge().value(),
+        v -> v == 3.0);
+  }
+}
