@@ -1,0 +1,222 @@
+package de.metaleg.agent.kernel;
+
+import static de.metaleg.agent.kernel.KernelTestSupport.out;
+import static de.metaleg.agent.kernel.KernelTestSupport.sh;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import de.metaleg.agent.AgentConfig;
+import de.metaleg.agent.model.DesiredPlan;
+import de.metaleg.agent.model.Entry;
+import de.metaleg.agent.model.Family;
+import de.metaleg.agent.render.NodeFacts;
+import de.metaleg.api.v1alpha1.Role;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Packets, not payloads: two node namespaces on a bridge, a pod behind node 1, an external host.
+ * The agent's dataplane code programs node 1 (Forward to node 2) and node 2 (Gateway). The external
+ * host counts UDP packets by source address.
+ *
+ * <pre>
+ *  pod 10.244.1.5 / fd00:10:244:1::5
+ *   | veth (10.244.1.1 / fd00:10:244:1::1)
+ *  node1 192.0.2.1 / 2001:db8::1 ---+
+ *  node2 192.0.2.2 / 2001:db8::2 ---+-- bridge (namespace megA-pk-lan)
+ *  ext   192.0.2.254 / 2001:db8::fe +   with 203.0.113.10 / 2001:db8:ff::10 on lo,
+ *                                       LB IPs 198.51.100.10 / 2001:db8:100::10 routed to node2
+ * </pre>
+ *
+ * Both nodes carry a CNI-style masquerade for the pod CIDR, so a leak would show up as a node IP.
+ */
+class PacketPathKernelIT {
+  private static final String EXT4 = "203.0.113.10";
+  private static final String EXT6 = "2001:db8:ff::10";
+  private static final String LB4 = "198.51.100.10";
+  private static final String LB6 = "2001:db8:100::10";
+  private KernelTestSupport kernel;
+  private ProcessRunner lan;
+  private ProcessRunner n1;
+  private ProcessRunner n2;
+  private ProcessRunner pod;
+  private ProcessRunner ext;
+  private NodeFacts facts;
+
+  @BeforeEach
+  void setUp() {
+    KernelTestSupport.requireKernel();
+    kernel = new KernelTestSupport();
+    AgentConfig config = AgentConfig.fromEnv(Map.of("NODE_NAME", "node1"));
+    facts = new NodeFacts(config.markSpace(), config.excludeDestinations());
+  }
+
+  @AfterEach
+  void tearDown() {
+    if (kernel != null) {
+      kernel.close();
+    }
+  }
+
+  private void build(IptablesFlavor flavor) {
+    String f = flavor.name().toLowerCase().substring(0, 3);
+    lan = kernel.namespace("pk" + f + "-lan");
+    n1 = kernel.namespace("pk" + f + "-n1");
+    n2 = kernel.namespace("pk" + f + "-n2");
+    pod = kernel.namespace("pk" + f + "-pod");
+    ext = kernel.namespace("pk" + f + "-ext");
+    sh(lan, "ip link add br0 type bridge && ip link set br0 up");
+    String[][] members = {
+      {"n1", nsName(n1), "192.0.2.1", "2001:db8::1"},
+      {"n2", nsName(n2), "192.0.2.2", "2001:db8::2"},
+      {"ext", nsName(ext), "192.0.2.254", "2001:db8::fe"}
+    };
+    for (String[] m : members) {
+      sh(lan, "ip link add " + m[0] + " type veth peer name eth0 netns " + m[1]);
+      sh(lan, "ip link set " + m[0] + " master br0 up");
+      ProcessRunner r = ProcessRunner.inNamespace(m[1]);
+      sh(
+          r,
+          "ip link set eth0 up && ip addr add "
+              + m[2]
+              + "/24 dev eth0 && ip addr add "
+              + m[3]
+              + "/64 dev eth0 nodad");
+      sh(r, "sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0");
+    }
+    for (ProcessRunner node : List.of(n1, n2)) {
+      sh(node, "ip route add default via 192.0.2.254 && ip -6 route add default via 2001:db8::fe");
+      sh(
+          node,
+          flavor.iptables(Family.V4)
+              + " -t nat -A POSTROUTING -s 10.244.0.0/16 ! -d 10.244.0.0/16 -j MASQUERADE");
+      sh(
+          node,
+          flavor.iptables(Family.V6)
+              + " -t nat -A POSTROUTING -s fd00:10:244::/48 ! -d fd00:10:244::/48 -j MASQUERADE");
+    }
+    sh(n1, "ip link add veth-pod type veth peer name eth0 netns " + nsName(pod));
+    sh(
+        n1,
+        "ip link set veth-pod up && ip addr add 10.244.1.1/24 dev veth-pod && ip addr add fd00:10:244:1::1/64 dev veth-pod nodad");
+    sh(
+        pod,
+        "ip link set eth0 up && ip addr add 10.244.1.5/24 dev eth0 && ip addr add fd00:10:244:1::5/64 dev eth0 nodad");
+    sh(pod, "ip route add default via 10.244.1.1 && ip -6 route add default via fd00:10:244:1::1");
+    sh(
+        n2,
+        "ip route add 10.244.1.0/24 via 192.0.2.1 && ip -6 route add fd00:10:244:1::/64 via 2001:db8::1");
+    sh(ext, "ip addr add " + EXT4 + "/32 dev lo && ip addr add " + EXT6 + "/128 dev lo nodad");
+    sh(
+        ext,
+        "ip route add "
+            + LB4
+            + "/32 via 192.0.2.2 && ip -6 route add "
+            + LB6
+            + "/128 via 2001:db8::2");
+    for (Family fam : Family.values()) {
+      String lb = fam == Family.V4 ? LB4 : LB6;
+      sh(
+          ext,
+          "iptables-nft".replace("iptables", fam.iptables())
+              + " -A INPUT -p udp --dport 9000 -s "
+              + lb
+              + " -j ACCEPT");
+      sh(
+          ext,
+          "iptables-nft".replace("iptables", fam.iptables())
+              + " -A INPUT -p udp --dport 9000 -j ACCEPT");
+    }
+  }
+
+  private static String nsName(ProcessRunner r) {
+    return r.prefix().get(3);
+  }
+
+  private static Entry entry(Family f, Role role) {
+    boolean v4 = f == Family.V4;
+    return new Entry(
+        "shop/web",
+        f,
+        role,
+        "test",
+        role == Role.Reject ? Optional.empty() : Optional.of("node2"),
+        role == Role.Forward ? Optional.of(v4 ? "192.0.2.2" : "2001:db8::2") : Optional.empty(),
+        role == Role.Gateway ? Optional.of(v4 ? LB4 : LB6) : Optional.empty(),
+        List.of(v4 ? "10.244.1.5" : "fd00:10:244:1::5"));
+  }
+
+  private static DesiredPlan plan(Role role) {
+    return new DesiredPlan(List.of(entry(Family.V4, role), entry(Family.V6, role)));
+  }
+
+  /** Sends 3 UDP datagrams from the pod to the external host, each on a new connection. */
+  private void send(Family f) {
+    String target =
+        f == Family.V4 ? "UDP4-SENDTO:" + EXT4 + ":9000" : "UDP6-SENDTO:[" + EXT6 + "]:9000";
+    for (int i = 0; i < 3; i++) {
+      pod.run(List.of("sh", "-c", "echo hello | socat -u - " + target));
+    }
+  }
+
+  /** [packets from the LB IP, packets from anyone else] seen by the external host. */
+  private long[] seen(Family f) {
+    String save = out(ext, "iptables-nft-save -c".replace("iptables", f.iptables()));
+    Matcher m = Pattern.compile("\\[(\\d+):\\d+\\] -A INPUT (-s \\S+ )?-p udp").matcher(save);
+    long[] counts = new long[2];
+    while (m.find()) {
+      counts[m.group(2) == null ? 1 : 0] += Long.parseLong(m.group(1));
+    }
+    return counts;
+  }
+
+  private void resetCounters() {
+    sh(ext, "iptables-nft -Z INPUT && ip6tables-nft -Z INPUT");
+    sh(n1, "conntrack -F >/dev/null 2>&1 || true");
+    sh(n2, "conntrack -F >/dev/null 2>&1 || true");
+  }
+
+  @ParameterizedTest
+  @EnumSource(IptablesFlavor.class)
+  void externalHostSeesTheLbIpOrNothing(IptablesFlavor flavor) {
+    build(flavor);
+    // without MetalEG the CNI masquerade leaks node 1's address: the setup can tell the difference
+    send(Family.V4);
+    assertEquals(0, seen(Family.V4)[0]);
+    assertEquals(
+        3, seen(Family.V4)[1], "baseline: pod traffic reaches the external host masqueraded");
+
+    IptablesDataplane node1 = new IptablesDataplane(n1, flavor, facts);
+    IptablesDataplane node2 = new IptablesDataplane(n2, flavor, facts);
+    node2.sync(
+        new DesiredPlan(List.of(entry(Family.V4, Role.Gateway), entry(Family.V6, Role.Gateway))),
+        false);
+    node1.sync(plan(Role.Forward), false);
+    resetCounters();
+    for (Family f : Family.values()) {
+      send(f);
+      long[] s = seen(f);
+      assertEquals(3, s[0], f.label() + ": the external host sees the LB IP");
+      assertEquals(0, s[1], f.label() + ": and no other source address");
+    }
+
+    node1.sync(plan(Role.Reject), false);
+    resetCounters();
+    for (Family f : Family.values()) {
+      send(f);
+      long[] s = seen(f);
+      assertEquals(0, s[0] + s[1], f.label() + ": Reject lets nothing out");
+    }
+    String rejected = out(n1, flavor.save(Family.V4) + " -c -t filter");
+    assertTrue(
+        rejected.matches("(?s).*\\[[1-9]\\d*:\\d+\\] -A METALEG-FORWARD -m set .*REJECT.*"),
+        rejected);
+  }
+}
