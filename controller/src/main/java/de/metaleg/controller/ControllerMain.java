@@ -45,7 +45,13 @@ public final class ControllerMain {
                   client.close();
                 },
                 "metaleg-shutdown"));
-    controller.start();
+    try {
+      controller.start();
+    } catch (RuntimeException e) {
+      LOG.error("cannot start: {}", e.getMessage(), e);
+      System.err.println("metaleg-controller: cannot start: " + e.getMessage());
+      System.exit(1); // runs the shutdown hook, which stops the HTTP servers
+    }
     LOG.info("metaleg-controller running (leader election: {})", config.leaderElection());
   }
 }
