@@ -3,6 +3,7 @@ package de.metaleg.agent.kernel;
 import de.metaleg.agent.model.DesiredPlan;
 import de.metaleg.agent.render.DesiredState;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -10,8 +11,12 @@ import java.util.Optional;
  * implementation ({@link IptablesDataplane} today; an nftables one can be added beside it).
  */
 public interface Dataplane {
-  /** What one sync did. {@code warnings} are non-fatal (e.g. a stale set still in use). */
-  record SyncResult(DesiredState state, boolean full, List<String> warnings) {}
+  /**
+   * What one sync did. {@code warnings} are non-fatal (e.g. a stale set still in use); {@code
+   * stepMillis} is the time per step, for logs and the benchmark.
+   */
+  record SyncResult(
+      DesiredState state, boolean full, List<String> warnings, Map<String, Long> stepMillis) {}
 
   /** e.g. iptables-nft, iptables-legacy. */
   String firewallBackend();

@@ -20,11 +20,16 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -52,6 +57,15 @@ public final class IptablesDataplane implements Dataplane {
       Map<Family, Map<String, String>> payloads,
       Map<String, ObservedSet> sets,
       Map<Family, ObservedRoutes> routes) {}
+
+  private static final Executor FAMILY_POOL =
+      Executors.newFixedThreadPool(
+          2,
+          r -> {
+            Thread t = new Thread(r, "metaleg-family");
+            t.setDaemon(true);
+            return t;
+          });
 
   private final CommandRunner runner;
   private final IptablesFlavor flavor;
@@ -84,6 +98,8 @@ public final class IptablesDataplane implements Dataplane {
     boolean full = requestedFull || before == null;
     MarkSpace space = facts.marks();
     List<String> warnings = new ArrayList<>();
+    Map<String, Long> steps = new LinkedHashMap<>();
+    long[] t = {System.nanoTime()};
 
     Map<String, ObservedSet> sets = full ? reader.sets() : before.sets();
     Map<Family, ObservedRoutes> routes = new EnumMap<>(Family.class);
@@ -99,9 +115,11 @@ public final class IptablesDataplane implements Dataplane {
     allocation =
         MarkAllocator.allocate(allocation, MarkAllocator.gatewayNodes(plan), space.maxIndex());
     DesiredState state = DataplaneRenderer.render(plan, facts, allocation, Set.of());
+    lap(steps, t, "read+render");
 
     // 1. sets
     restore(List.of("ipset", "restore"), IpsetPayloads.install(state.sets(), sets, full), "ipset");
+    lap(steps, t, "ipset");
 
     // 2. routes before the marks that use them
     Set<GatewayFamily> unroutable = new HashSet<>();
@@ -150,25 +168,44 @@ public final class IptablesDataplane implements Dataplane {
       state = DataplaneRenderer.render(plan, facts, allocation, unroutable);
     }
 
-    // 3. firewall rules, one restore per family with the tables that changed
+    lap(steps, t, "routes");
+
+    // 3. firewall rules, one restore per family with the tables that changed, then (full sync)
+    // 4. the jumps from built-in chains; the two families run in parallel
     Map<Family, Map<String, String>> payloads = new EnumMap<>(Family.class);
     for (Family f : Family.values()) {
-      Map<String, String> p = IptablesPayloads.render(state, space, f);
-      payloads.put(f, p);
+      payloads.put(f, IptablesPayloads.render(state, space, f));
+    }
+    List<CompletableFuture<Void>> perFamily = new ArrayList<>();
+    for (Family f : Family.values()) {
       StringBuilder combined = new StringBuilder();
-      p.forEach(
-          (table, text) -> {
-            if (full || !text.equals(before.payloads().get(f).get(table))) {
-              combined.append(text);
-            }
-          });
-      restore(List.of(flavor.restore(f), "--noflush"), combined.toString(), flavor.iptables(f));
+      payloads
+          .get(f)
+          .forEach(
+              (table, text) -> {
+                if (full || !text.equals(before.payloads().get(f).get(table))) {
+                  combined.append(text);
+                }
+              });
+      perFamily.add(
+          CompletableFuture.runAsync(
+              () -> {
+                restore(
+                    List.of(flavor.restore(f), "--noflush"),
+                    combined.toString(),
+                    flavor.iptables(f));
+                if (full) {
+                  ensureJumps(f);
+                }
+              },
+              FAMILY_POOL));
     }
-
-    // 4. jumps from built-in chains
-    if (full) {
-      ensureJumps();
+    try {
+      CompletableFuture.allOf(perFamily.toArray(CompletableFuture[]::new)).join();
+    } catch (CompletionException e) {
+      throw e.getCause() instanceof RuntimeException re ? re : e;
     }
+    lap(steps, t, "iptables+jumps");
 
     // 5. stale objects, now that no rule uses them
     for (Family f : Family.values()) {
@@ -190,9 +227,17 @@ public final class IptablesDataplane implements Dataplane {
         warnings.add("stale sets not removed: " + e.getMessage());
       }
     }
+    lap(steps, t, "stale");
     warnings.forEach(w -> LOG.warn("{}", w));
     applied = new Applied(state, payloads, setsOf(state), routesOf(state));
-    return new SyncResult(state, full, warnings);
+    LOG.debug("{} sync steps (ms): {}", full ? "full" : "incremental", steps);
+    return new SyncResult(state, full, warnings, steps);
+  }
+
+  private static void lap(Map<String, Long> steps, long[] t, String name) {
+    long now = System.nanoTime();
+    steps.put(name, (now - t[0]) / 1_000_000);
+    t[0] = now;
   }
 
   /** The table a failed {@code ip -batch} line refers to, if it is one of ours. */
@@ -210,8 +255,8 @@ public final class IptablesDataplane implements Dataplane {
     return null;
   }
 
-  private void ensureJumps() {
-    for (Family f : Family.values()) {
+  private void ensureJumps(Family f) {
+    {
       KernelReader.ObservedFirewall fw = reader.firewall(flavor, f);
       for (IptablesPayloads.Jump j : IptablesPayloads.JUMPS) {
         if (fw.tablesWithJump().contains(j.table())) {

@@ -80,7 +80,10 @@ class AgentLoopMockTest {
           MarkAllocator.allocate(
               Map.of(), MarkAllocator.gatewayNodes(plan), facts.marks().maxIndex());
       return new SyncResult(
-          DataplaneRenderer.render(plan, facts, alloc, java.util.Set.of()), full, List.of());
+          DataplaneRenderer.render(plan, facts, alloc, java.util.Set.of()),
+          full,
+          List.of(),
+          Map.of());
     }
 
     @Override
