@@ -25,9 +25,18 @@ public final class Controller implements AutoCloseable {
   private final ClusterWatch watch;
   private final EventRecorder events;
   private final AtomicBoolean leading;
+  private volatile boolean stopping;
 
+  /**
+   * @param onLostLeadership called when this replica stops leading while not shutting down (the
+   *     main exits the process, so a restarted pod rejoins the election with fresh caches)
+   */
   public Controller(
-      ControllerConfig config, KubernetesClient client, MeterRegistry registry, int maxPlanBytes) {
+      ControllerConfig config,
+      KubernetesClient client,
+      MeterRegistry registry,
+      int maxPlanBytes,
+      Runnable onLostLeadership) {
     leading = new AtomicBoolean(!config.leaderElection());
     PlanningState state = new PlanningState(config.plannerConfig());
     ControllerMetrics metrics = new ControllerMetrics(registry, state);
@@ -57,9 +66,16 @@ public final class Controller implements AutoCloseable {
                                   config.identity().orElse(null),
                                   new LeaderCallbacks(
                                       () -> leading.set(true),
-                                      () -> leading.set(false),
+                                      () -> {
+                                        leading.set(false);
+                                        if (!stopping) {
+                                          onLostLeadership.run();
+                                        }
+                                      },
                                       leader -> {}),
-                                  true)));
+                                  // JOSDK's own exit would run System.exit inside our shutdown
+                                  // hook (a deadlock); onLostLeadership decides instead.
+                                  false)));
             });
     operator.register(
         new EgressPlanReconciler(state, watch, writer, metrics),
@@ -86,8 +102,14 @@ public final class Controller implements AutoCloseable {
     return watch.ready();
   }
 
+  /** Whether this replica may write (always, without leader election). */
+  public boolean leading() {
+    return leading.get();
+  }
+
   @Override
   public void close() {
+    stopping = true;
     operator.stop();
     events.close();
   }

@@ -28,7 +28,16 @@ public final class ControllerMain {
     LOG.info("starting with {}", config);
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     KubernetesClient client = new KubernetesClientBuilder().build();
-    Controller controller = new Controller(config, client, registry, PlanWriter.MAX_PLAN_BYTES);
+    Controller controller =
+        new Controller(
+            config,
+            client,
+            registry,
+            PlanWriter.MAX_PLAN_BYTES,
+            () -> {
+              LOG.error("lost leadership; exiting so that a restart rejoins the election");
+              new Thread(() -> System.exit(1), "metaleg-exit").start();
+            });
     HttpEndpoints http =
         HttpEndpoints.start(
             config.metricsAddress(),

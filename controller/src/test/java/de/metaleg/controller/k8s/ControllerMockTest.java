@@ -49,7 +49,15 @@ class ControllerMockTest {
                 "HEALTH_PROBE_BIND_ADDRESS", "0",
                 "RECONCILIATION_INTERVAL", "1h"));
     registry = new SimpleMeterRegistry();
-    controller = new Controller(config, cluster.client, registry, maxPlanBytes);
+    controller =
+        new Controller(
+            config,
+            cluster.client,
+            registry,
+            maxPlanBytes,
+            () -> {
+              throw new AssertionError("lost leadership without leader election");
+            });
     controller.start();
     await("controller ready", controller::ready);
   }
