@@ -101,11 +101,14 @@ public final class IptablesDataplane implements Dataplane {
     Map<String, Long> steps = new LinkedHashMap<>();
     long[] t = {System.nanoTime()};
 
-    Map<String, ObservedSet> sets = full ? reader.sets() : before.sets();
+    CompletableFuture<Map<String, ObservedSet>> readSets =
+        full ? CompletableFuture.supplyAsync(reader::sets, FAMILY_POOL) : null;
     Map<Family, ObservedRoutes> routes = new EnumMap<>(Family.class);
     for (Family f : Family.values()) {
       routes.put(f, full ? reader.routes(f, space) : before.routes().get(f));
     }
+    Map<String, ObservedSet> sets = full ? join(readSets) : before.sets();
+    lap(steps, t, "read");
     if (allocation == null) {
       Map<Family, Map<Long, String>> gws = new EnumMap<>(Family.class);
       routes.forEach((f, r) -> gws.put(f, r.defaultGateways()));
@@ -115,7 +118,7 @@ public final class IptablesDataplane implements Dataplane {
     allocation =
         MarkAllocator.allocate(allocation, MarkAllocator.gatewayNodes(plan), space.maxIndex());
     DesiredState state = DataplaneRenderer.render(plan, facts, allocation, Set.of());
-    lap(steps, t, "read+render");
+    lap(steps, t, "render");
 
     // 1. sets
     restore(List.of("ipset", "restore"), IpsetPayloads.install(state.sets(), sets, full), "ipset");
@@ -200,11 +203,7 @@ public final class IptablesDataplane implements Dataplane {
               },
               FAMILY_POOL));
     }
-    try {
-      CompletableFuture.allOf(perFamily.toArray(CompletableFuture[]::new)).join();
-    } catch (CompletionException e) {
-      throw e.getCause() instanceof RuntimeException re ? re : e;
-    }
+    join(CompletableFuture.allOf(perFamily.toArray(CompletableFuture[]::new)));
     lap(steps, t, "iptables+jumps");
 
     // 5. stale objects, now that no rule uses them
@@ -232,6 +231,14 @@ public final class IptablesDataplane implements Dataplane {
     applied = new Applied(state, payloads, setsOf(state), routesOf(state));
     LOG.debug("{} sync steps (ms): {}", full ? "full" : "incremental", steps);
     return new SyncResult(state, full, warnings, steps);
+  }
+
+  private static <T> T join(CompletableFuture<T> f) {
+    try {
+      return f.join();
+    } catch (CompletionException e) {
+      throw e.getCause() instanceof RuntimeException re ? re : e;
+    }
   }
 
   private static void lap(Map<String, Long> steps, long[] t, String name) {

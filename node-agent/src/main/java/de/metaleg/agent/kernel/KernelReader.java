@@ -46,12 +46,25 @@ public final class KernelReader {
   public static Map<String, ObservedSet> parseIpsetSave(String text) {
     Map<String, String[]> headers = new LinkedHashMap<>();
     Map<String, List<String>> members = new HashMap<>();
-    for (String line : text.split("\n")) {
-      String[] p = line.trim().split("\\s+");
-      if (p.length < 3 || !p[1].startsWith(Names.SET_PREFIX)) {
-        continue;
+    int pos = 0;
+    int n = text.length();
+    while (pos < n) {
+      int eol = text.indexOf('\n', pos);
+      if (eol < 0) {
+        eol = n;
       }
-      if (p[0].equals("create")) {
+      // lines look like "add NAME MEMBER" or "create NAME TYPE family F ..."
+      if (text.startsWith("add " + Names.SET_PREFIX, pos)) {
+        int nameEnd = text.indexOf(' ', pos + 4);
+        if (nameEnd > 0 && nameEnd < eol) {
+          int memberEnd = text.indexOf(' ', nameEnd + 1);
+          memberEnd = memberEnd < 0 || memberEnd > eol ? eol : memberEnd;
+          members
+              .computeIfAbsent(text.substring(pos + 4, nameEnd), k -> new ArrayList<>())
+              .add(text.substring(nameEnd + 1, memberEnd).trim());
+        }
+      } else if (text.startsWith("create " + Names.SET_PREFIX, pos)) {
+        String[] p = text.substring(pos, eol).trim().split(" +");
         String family = "inet";
         for (int i = 3; i + 1 < p.length; i++) {
           if (p[i].equals("family")) {
@@ -59,10 +72,8 @@ public final class KernelReader {
           }
         }
         headers.put(p[1], new String[] {p[2], family});
-        members.putIfAbsent(p[1], new ArrayList<>());
-      } else if (p[0].equals("add")) {
-        members.computeIfAbsent(p[1], k -> new ArrayList<>()).add(p[2]);
       }
+      pos = eol + 1;
     }
     Map<String, ObservedSet> out = new TreeMap<>();
     headers.forEach(
@@ -70,7 +81,10 @@ public final class KernelReader {
             out.put(
                 name,
                 new ObservedSet(
-                    name, h[0], h[1].equals("inet6") ? Family.V6 : Family.V4, members.get(name))));
+                    name,
+                    h[0],
+                    h[1].equals("inet6") ? Family.V6 : Family.V4,
+                    members.getOrDefault(name, List.of()))));
     return out;
   }
 

@@ -12,6 +12,6 @@ public record IpSetSpec(String name, Family family, String type, List<String> me
     if (!name.startsWith(Names.SET_PREFIX) || name.length() > 31) {
       throw new IllegalArgumentException("not a MetalEG set name: " + name);
     }
-    members = members.stream().sorted().distinct().toList();
+    members = ObservedSet.sortedDistinct(members);
   }
 }
