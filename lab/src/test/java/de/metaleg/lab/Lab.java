@@ -1,0 +1,305 @@
+package de.metaleg.lab;
+
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The running lab: topology (lab-net.sh), the API server and the controller in the control-plane
+ * namespace, one agent per node namespace, each a separate JVM started from the real jars. Logs go
+ * to {@code lab/target/lab-logs/}. {@link #close()} stops every process it started and tears the
+ * topology down.
+ */
+final class Lab implements AutoCloseable {
+  static final Path MODULE = Path.of("").toAbsolutePath();
+  static final Path SCRIPTS = MODULE.resolve("scripts");
+  static final Path LAB_NET = SCRIPTS.resolve("lab-net.sh");
+  static final Path LOGS = MODULE.resolve("target/lab-logs");
+  static final Path RUN = MODULE.resolve("target/lab-run");
+  static final Path LAB_JAR = MODULE.resolve("target/metaleg-lab.jar");
+  static final Path CONTROLLER_JAR =
+      MODULE.resolveSibling("controller").resolve("target/metaleg-controller.jar");
+  static final Path AGENT_JAR =
+      MODULE.resolveSibling("node-agent").resolve("target/metaleg-node-agent.jar");
+  static final List<String> JVM_FLAGS =
+      List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1");
+  static final List<String> TOOLS =
+      List.of("ip", "iptables", "ip6tables", "ipset", "nft", "python3", "socat", "java");
+
+  final LabPlan plan;
+  private final Map<String, Process> processes = new LinkedHashMap<>();
+  private KubernetesClient client;
+  private Thread shutdownHook;
+  private boolean closed;
+
+  private Lab(LabPlan plan) {
+    this.plan = plan;
+  }
+
+  /** Why the lab cannot run here, if it cannot. */
+  static Optional<String> missingRequirement() {
+    if (!"root".equals(System.getProperty("user.name"))) {
+      return Optional.of(
+          "the lab needs root (network namespaces); running as " + System.getProperty("user.name"));
+    }
+    List<String> missing = new ArrayList<>();
+    for (String tool : TOOLS) {
+      if (!Cmd.run("sh", "-c", "command -v " + tool).ok()) {
+        missing.add(tool);
+      }
+    }
+    if (!missing.isEmpty()) {
+      return Optional.of("missing tools " + missing + " (scripts/test installs them as root)");
+    }
+    for (Path jar : List.of(CONTROLLER_JAR, AGENT_JAR)) {
+      if (!Files.isRegularFile(jar)) {
+        return Optional.of(jar + " not built (run the whole reactor: mvn -B verify)");
+      }
+    }
+    return Optional.empty();
+  }
+
+  static Lab start() throws IOException {
+    if (Files.isDirectory(LOGS)) {
+      try (var old = Files.list(LOGS)) {
+        for (Path f : old.toList()) {
+          Files.delete(f);
+        }
+      }
+    }
+    Files.createDirectories(LOGS);
+    Files.createDirectories(RUN);
+    Cmd.run(List.of("bash", LAB_NET.toString(), "up"), 60).orThrow();
+    Lab lab = new Lab(LabPlan.load(LAB_NET));
+    // An interrupted run (Ctrl-C, surefire timeout) must not leave namespaces or processes.
+    Thread hook = new Thread(lab::close, "lab-teardown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    lab.shutdownHook = hook;
+    try {
+      lab.startApiServer();
+      lab.startController();
+      for (LabPlan.Node node : lab.plan.nodes()) {
+        lab.startAgent(node.name());
+      }
+      return lab;
+    } catch (RuntimeException | IOException e) {
+      lab.close();
+      throw e;
+    }
+  }
+
+  KubernetesClient client() {
+    return client;
+  }
+
+  Path kubeconfigLan() {
+    return RUN.resolve("kubeconfig-lan.yaml");
+  }
+
+  Path kubeconfigHost() {
+    return RUN.resolve("kubeconfig-host.yaml");
+  }
+
+  private void startApiServer() throws IOException {
+    Files.deleteIfExists(kubeconfigHost());
+    List<String> cmd = new ArrayList<>(List.of("java"));
+    cmd.addAll(JVM_FLAGS);
+    if (Files.isRegularFile(LAB_JAR)) {
+      cmd.addAll(List.of("-jar", LAB_JAR.toString()));
+    } else { // run from an IDE or the test phase: same classes from the test classpath
+      cmd.addAll(
+          List.of("-cp", System.getProperty("java.class.path"), ApiServerMain.class.getName()));
+    }
+    cmd.addAll(
+        List.of(
+            "--address",
+            plan.cpIPv4(),
+            "--port",
+            Integer.toString(plan.apiPort()),
+            "--kubeconfig",
+            kubeconfigLan().toString(),
+            "--kubeconfig",
+            kubeconfigHost() + "=http://127.0.0.1:" + plan.apiHostPort()));
+    start("api-server", plan.cpNs(), cmd, Map.of());
+    Await.until(
+        "the API server to write its kubeconfig",
+        Duration.ofSeconds(60),
+        () -> Files.exists(kubeconfigHost()) ? Optional.empty() : exitedOrWaiting("api-server"));
+    client =
+        new KubernetesClientBuilder()
+            .withConfig(Config.fromKubeconfig(Files.readString(kubeconfigHost())))
+            .build();
+    Await.until(
+        "the API server through the host port forward",
+        Duration.ofSeconds(30),
+        () -> {
+          client.namespaces().withName("default").get();
+          return Optional.empty();
+        });
+  }
+
+  private void startController() {
+    List<String> cmd = new ArrayList<>(List.of("java"));
+    cmd.addAll(JVM_FLAGS);
+    cmd.addAll(List.of("-jar", CONTROLLER_JAR.toString()));
+    start(
+        "controller",
+        plan.cpNs(),
+        cmd,
+        Map.of(
+            "KUBECONFIG", kubeconfigLan().toString(),
+            "POD_NAME", "metaleg-controller-lab",
+            "POD_NAMESPACE", "metallb-system"));
+  }
+
+  void startAgent(String node) {
+    List<String> cmd = new ArrayList<>(List.of("java"));
+    cmd.addAll(JVM_FLAGS);
+    cmd.addAll(List.of("-jar", AGENT_JAR.toString()));
+    start(
+        "agent-" + node,
+        plan.node(node).ns(),
+        cmd,
+        Map.of("KUBECONFIG", kubeconfigLan().toString(), "NODE_NAME", node));
+  }
+
+  /** SIGTERM, as a DaemonSet rollout would; the agent must leave its rules in place. */
+  void stopAgent(String node) {
+    stop("agent-" + node);
+  }
+
+  /** {@code metaleg-node-agent --cleanup} in the node's namespace; returns its output. */
+  Cmd.Result cleanup(String node) {
+    List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", plan.node(node).ns(), "env"));
+    cmd.add("KUBECONFIG=" + kubeconfigLan());
+    cmd.add("NODE_NAME=" + node);
+    cmd.add("java");
+    cmd.addAll(JVM_FLAGS);
+    cmd.addAll(List.of("-jar", AGENT_JAR.toString(), "--cleanup"));
+    Cmd.Result r = Cmd.run(cmd, 120);
+    try {
+      Files.writeString(LOGS.resolve("cleanup-" + node + ".log"), r.output());
+    } catch (IOException e) {
+      // the result carries the output anyway
+    }
+    return r;
+  }
+
+  /**
+   * Fails at once (an Error, so {@link Await} does not keep polling) when a process the lab started
+   * and did not stop has exited: a crashed controller or agent makes every later wait pointless.
+   */
+  void assertProcessesAlive() {
+    for (var e : processes.entrySet()) {
+      if (!e.getValue().isAlive()) {
+        throw new AssertionError(
+            e.getKey()
+                + " exited with "
+                + e.getValue().exitValue()
+                + "; last log lines:\n"
+                + tail(LOGS.resolve(e.getKey() + ".log"), 40));
+      }
+    }
+  }
+
+  boolean running(String name) {
+    Process p = processes.get(name);
+    return p != null && p.isAlive();
+  }
+
+  private Optional<String> exitedOrWaiting(String name) {
+    Process p = processes.get(name);
+    if (p != null && !p.isAlive()) {
+      throw new IllegalStateException(
+          name + " exited with " + p.exitValue() + ": " + tail(LOGS.resolve(name + ".log"), 30));
+    }
+    return Optional.of("still starting");
+  }
+
+  private void start(String name, String ns, List<String> command, Map<String, String> env) {
+    List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", ns));
+    full.addAll(command);
+    ProcessBuilder pb = new ProcessBuilder(full).redirectErrorStream(true);
+    pb.redirectOutput(ProcessBuilder.Redirect.appendTo(LOGS.resolve(name + ".log").toFile()));
+    pb.environment().putAll(env);
+    try {
+      processes.put(name, pb.start());
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot start " + name + ": " + full, e);
+    }
+  }
+
+  private void stop(String name) {
+    Process p = processes.remove(name);
+    if (p == null) {
+      return;
+    }
+    p.destroy();
+    try {
+      if (!p.waitFor(15, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        p.waitFor(5, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      p.destroyForcibly();
+    }
+  }
+
+  /** The last lines of every process log, for failure reports. */
+  String logs(int lines) {
+    StringBuilder sb = new StringBuilder();
+    try (var files = Files.list(LOGS)) {
+      for (Path log : files.sorted().toList()) {
+        sb.append("\n===== ").append(log).append(" (last ").append(lines).append(" lines)\n");
+        sb.append(tail(log, lines));
+      }
+    } catch (IOException e) {
+      sb.append("cannot list ").append(LOGS).append(": ").append(e);
+    }
+    return sb.toString();
+  }
+
+  static String tail(Path file, int lines) {
+    try {
+      List<String> all = Files.readAllLines(file);
+      return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size())) + "\n";
+    } catch (IOException e) {
+      return "(cannot read " + file + ": " + e + ")\n";
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (shutdownHook != null && Thread.currentThread() != shutdownHook) {
+      try {
+        Runtime.getRuntime().removeShutdownHook(shutdownHook);
+      } catch (IllegalStateException e) {
+        // already shutting down
+      }
+    }
+    List<String> names = new ArrayList<>(processes.keySet());
+    java.util.Collections.reverse(names);
+    for (String name : names) {
+      stop(name);
+    }
+    if (client != null) {
+      client.close();
+    }
+    Cmd.run(List.of("bash", LAB_NET.toString(), "down"), 60);
+  }
+}
