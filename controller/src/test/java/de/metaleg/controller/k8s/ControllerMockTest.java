@@ -234,6 +234,25 @@ class ControllerMockTest {
   }
 
   @Test
+  void aDeletedPlanIsRecreatedAndAPlanWithoutNodeIsRemoved() {
+    startController(PlanWriter.MAX_PLAN_BYTES);
+    webWithGatewayOnNode1();
+    cluster.client.resources(EgressPlan.class).withName("node-2").delete();
+    await(
+        "node-2's plan is back",
+        () -> entries("node-2"),
+        e ->
+            e != null
+                && e.equals(
+                    List.of("app/web Forward/AnnouncedByOtherNode via=192.0.2.1 src=10.0.2.5")));
+    cluster
+        .client
+        .resource(EgressPlan.forNode("node-9", new de.metaleg.api.v1alpha1.EgressPlanSpec()))
+        .create();
+    await("the stray plan is deleted", () -> cluster.plan("node-9") == null);
+  }
+
+  @Test
   void plansShrinkWhenTheLabelIsRemovedAndDisappearWithTheirNode() {
     startController(PlanWriter.MAX_PLAN_BYTES);
     webWithGatewayOnNode1();
