@@ -1,7 +1,6 @@
 package de.metaleg.agent.loop;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -282,7 +281,18 @@ class AgentLoopMockTest {
     Thread.sleep(200);
     assertEquals(afterCanary, dataplane.synced.size(), "no sync without a plan");
     assertTrue(metrics.scrape().contains("metaleg_agent_plan_present 0.0"));
-    assertFalse(metrics.scrape().isEmpty());
+    String scrape = metrics.scrape();
+    for (String name :
+        List.of(
+            "metaleg_agent_sync_duration_seconds_bucket{kind=\"full\"",
+            "metaleg_agent_sync_duration_seconds_count{kind=\"incremental\"}",
+            "metaleg_agent_sync_failures_total",
+            "metaleg_agent_entries{role=\"Forward\"} 2.0",
+            "metaleg_agent_rules{role=\"Forward\"}",
+            "metaleg_agent_last_success_timestamp_seconds",
+            "metaleg_agent_status_writes_total")) {
+      assertTrue(scrape.contains(name), name + " in\n" + scrape);
+    }
   }
 
   private static void assertNull(Object o, String message) {
