@@ -102,6 +102,19 @@ public final class Controller implements AutoCloseable {
     return watch.ready();
   }
 
+  /**
+   * For /healthz: false once an informer (JOSDK's or ours) has stopped; true while starting, so a
+   * slow initial list does not get the pod killed.
+   */
+  public boolean healthy() {
+    try {
+      return !operator.getRuntimeInfo().isStarted()
+          || operator.getRuntimeInfo().allEventSourcesAreHealthy();
+    } catch (RuntimeException e) {
+      return true;
+    }
+  }
+
   /** Whether this replica may write (always, without leader election). */
   public boolean leading() {
     return leading.get();

@@ -43,7 +43,7 @@ public final class ControllerMain {
             config.metricsAddress(),
             registry::scrape,
             config.healthProbeAddress(),
-            () -> true,
+            controller::healthy,
             controller::ready);
     Runtime.getRuntime()
         .addShutdownHook(

@@ -15,6 +15,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.javaoperatorsdk.operator.OperatorException;
+import io.javaoperatorsdk.operator.health.Status;
 import io.javaoperatorsdk.operator.processing.event.Event;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.AbstractEventSource;
@@ -168,6 +169,20 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
   /** True once all informers have synced and the state was built from them. */
   public boolean ready() {
     return primed;
+  }
+
+  /** Unhealthy when one of the input informers has stopped (it no longer sees changes). */
+  @Override
+  public Status getStatus() {
+    if (plans == null) {
+      return Status.UNKNOWN;
+    }
+    for (SharedIndexInformer<?> i : List.of(nodes, services, slices, announcers, plans)) {
+      if (!i.isRunning()) {
+        return Status.UNHEALTHY;
+      }
+    }
+    return Status.HEALTHY;
   }
 
   /** The cached EgressPlan of a node. */

@@ -127,6 +127,7 @@ class ControllerMockTest {
   void plansAppearPerNodeAndFollowAMetalLBFailover() {
     startController(PlanWriter.MAX_PLAN_BYTES);
     await("an empty plan per node", () -> resourceVersions().size() == 3);
+    assertTrue(controller.healthy(), "all informers running");
     webWithGatewayOnNode1();
     assertEquals(
         List.of("app/web Gateway/AnnouncedByThisNode src=10.0.2.5,10.0.3.5"), entries("node-1"));
