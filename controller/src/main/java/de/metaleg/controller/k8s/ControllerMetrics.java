@@ -88,12 +88,9 @@ public final class ControllerMetrics {
     entriesByNode.put(spec.getNodeName(), counts);
   }
 
-  public void oversized(String node, boolean tooLarge) {
-    if (tooLarge) {
-      oversized.add(node);
-    } else {
-      oversized.remove(node);
-    }
+  /** Records whether the node's plan is too large; returns whether it was before. */
+  public boolean oversized(String node, boolean tooLarge) {
+    return tooLarge ? !oversized.add(node) : oversized.remove(node);
   }
 
   public void nodeGone(String node) {

@@ -141,10 +141,11 @@ public final class PlanWriter {
     }
   }
 
+  /** Metric always; a Warning Event only when the plan crosses the limit (no Event per write). */
   private void checkSize(String name, int size) {
     boolean tooLarge = size > maxBytes;
-    metrics.oversized(name, tooLarge);
-    if (tooLarge) {
+    boolean wasTooLarge = metrics.oversized(name, tooLarge);
+    if (tooLarge && !wasTooLarge) {
       String msg =
           "spec is "
               + size
