@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import de.metaleg.api.metallb.ServiceL2Status;
 import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlan;
 import de.metaleg.controller.Controller;
@@ -169,6 +170,29 @@ class ControllerMockTest {
             m.contains("egress for 198.51.100.10 now leaves via node-1")
                 && m.contains("egress for 198.51.100.10 now leaves via node-3")
                 && m.stream().anyMatch(s -> s.startsWith("no node announces 198.51.100.10")));
+  }
+
+  @Test
+  void aLegacyServiceL2StatusInTheServicesNamespaceNamesTheGateway() {
+    startController(PlanWriter.MAX_PLAN_BYTES);
+    cluster.service("web", "198.51.100.10", "LoadBalancer");
+    cluster.slice("web", "10.0.2.5@node-2");
+    ServiceL2Status legacy = new ServiceL2Status(); // MetalLB 0.14.4-0.14.5, status not yet set
+    legacy.setMetadata(
+        new io.fabric8.kubernetes.api.model.ObjectMetaBuilder()
+            .withNamespace("app")
+            .withName("l2-legacy")
+            .addToLabels(ServiceL2Status.LEGACY_LABEL_SERVICE, "web")
+            .addToLabels(ServiceL2Status.LABEL_NODE, "node-3")
+            .build());
+    cluster.client.resource(legacy).create();
+    await(
+        "node-2 forwards to node-3",
+        () -> entries("node-2"),
+        e ->
+            e != null
+                && e.equals(
+                    List.of("app/web Forward/AnnouncedByOtherNode via=192.0.2.3 src=10.0.2.5")));
   }
 
   @Test
