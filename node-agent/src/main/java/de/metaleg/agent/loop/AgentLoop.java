@@ -94,8 +94,12 @@ public final class AgentLoop implements AutoCloseable {
     if (plan == null || !nodeName.equals(plan.getMetadata().getName())) {
       return;
     }
+    EgressPlan previous = latest;
     latest = plan;
     metrics.planPresent(true);
+    if (previous != null && java.util.Objects.equals(previous.getSpec(), plan.getSpec())) {
+      return; // e.g. our own status write, or a relist: nothing to program
+    }
     trigger(false);
   }
 

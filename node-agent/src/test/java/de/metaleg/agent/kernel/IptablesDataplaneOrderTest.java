@@ -1,0 +1,111 @@
+package de.metaleg.agent.kernel;
+
+import static de.metaleg.agent.kernel.DataplaneKernelIT.forward;
+import static de.metaleg.agent.kernel.DataplaneKernelIT.reject;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import de.metaleg.agent.AgentConfig;
+import de.metaleg.agent.model.DesiredPlan;
+import de.metaleg.agent.model.Family;
+import de.metaleg.agent.render.NodeFacts;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Order of the transactions, with a fake runner that records every command (kube-proxy's
+ * FakeIPTables style): routes before the marks that need them, marks removed before their routes,
+ * sets before the rules that use them and destroyed after, no exec per rule.
+ */
+class IptablesDataplaneOrderTest {
+  record Call(String argv, String stdin) {}
+
+  static final class Recorder implements CommandRunner {
+    final List<Call> calls = Collections.synchronizedList(new ArrayList<>());
+
+    @Override
+    public Result run(List<String> argv, String stdin) {
+      calls.add(new Call(String.join(" ", argv), stdin == null ? "" : stdin));
+      return new Result(0, "", "");
+    }
+
+    int indexOf(String argvPrefix, String stdinPart) {
+      synchronized (calls) {
+        for (int i = 0; i < calls.size(); i++) {
+          if (calls.get(i).argv().startsWith(argvPrefix)
+              && calls.get(i).stdin().contains(stdinPart)) {
+            return i;
+          }
+        }
+      }
+      return -1;
+    }
+  }
+
+  private final NodeFacts facts;
+
+  IptablesDataplaneOrderTest() {
+    AgentConfig c = AgentConfig.fromEnv(Map.of("NODE_NAME", "node-a"));
+    facts = new NodeFacts(c.markSpace(), c.excludeDestinations());
+  }
+
+  @Test
+  void routesBeforeMarksAndMarksRemovedBeforeRoutes() {
+    Recorder r = new Recorder();
+    IptablesDataplane dp = new IptablesDataplane(r, IptablesFlavor.NFT, facts);
+    dp.sync(
+        new DesiredPlan(
+            List.of(forward("shop/web", Family.V4, "node-b", "192.0.2.2", "10.244.1.5"))),
+        false);
+
+    int sets = r.indexOf("ipset restore", "create metaleg-src4-");
+    int route =
+        r.indexOf("ip -4 -force -batch -", "route replace default via 192.0.2.2 table 100001");
+    int marks = r.indexOf("iptables-nft-restore --noflush", "--set-xmark 0x100000/0xf00000");
+    int jump = r.indexOf("iptables-nft -w -t mangle -I PREROUTING 1 -j METALEG-MARK", "");
+    assertTrue(sets >= 0 && route > sets && marks > route && jump > marks, r.calls.toString());
+    int filterJump = r.indexOf("iptables-nft -w -t filter -I FORWARD 1", "");
+    int natJump = r.indexOf("iptables-nft -w -t nat -I POSTROUTING 1", "");
+    assertTrue(
+        filterJump < natJump && natJump < jump, "reject and no-masquerade hooked before marks");
+
+    // gateway moves to node-c while node-b's index is still in use by shop/api
+    r.calls.clear();
+    dp.sync(
+        new DesiredPlan(
+            List.of(
+                forward("shop/web", Family.V4, "node-c", "192.0.2.3", "10.244.1.5"),
+                forward("shop/api", Family.V4, "node-b", "192.0.2.2", "10.244.1.6"))),
+        false);
+    r.calls.clear();
+    dp.sync(new DesiredPlan(List.of(reject("shop/web", Family.V4, "10.244.1.5"))), false);
+    int rules = r.indexOf("iptables-nft-restore --noflush", "REJECT");
+    int removeRoutes = r.indexOf("ip -4 -force -batch -", "route flush table 100001");
+    int removeRule =
+        r.indexOf("ip -4 -force -batch -", "rule del fwmark 0x100000/0xf00000 table 100001");
+    int destroy =
+        r.indexOf(
+            "ipset restore",
+            "destroy " + de.metaleg.agent.render.Names.sourceSet("shop/api", Family.V4));
+    assertTrue(
+        rules >= 0 && removeRule > rules && removeRoutes > rules && destroy > rules,
+        r.calls.toString());
+    assertTrue(r.calls.size() <= 6, "a handful of transactions, no exec per rule: " + r.calls);
+  }
+
+  @Test
+  void unchangedPlanRunsNothingIncrementally() {
+    Recorder r = new Recorder();
+    IptablesDataplane dp = new IptablesDataplane(r, IptablesFlavor.LEGACY, facts);
+    DesiredPlan plan =
+        new DesiredPlan(
+            List.of(forward("shop/web", Family.V6, "node-b", "2001:db8::2", "fd00:10:244:1::5")));
+    dp.sync(plan, false);
+    r.calls.clear();
+    dp.sync(plan, false);
+    assertEquals(List.of(), r.calls);
+  }
+}
