@@ -8,7 +8,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 
 /**
  * Runs commands as processes, each prefixed with {@code prefix} (empty on a node; {@code ip netns
@@ -43,21 +42,34 @@ public final class ProcessRunner implements CommandRunner {
     }
     try {
       Process p = pb.start();
-      CompletableFuture<String> err =
-          CompletableFuture.supplyAsync(() -> drain(p.getErrorStream()));
+      // Own threads, not a shared pool: a pool with one worker could queue the stderr reader
+      // behind a blocked stdin writer and deadlock on a chatty process.
+      String[] err = new String[1];
+      Thread errReader = new Thread(() -> err[0] = drain(p.getErrorStream()), "metaleg-stderr");
+      errReader.setDaemon(true);
+      errReader.start();
+      Thread writer = null;
       if (stdin != null) {
-        CompletableFuture.runAsync(
-            () -> {
-              try (OutputStream in = p.getOutputStream()) {
-                in.write(stdin.getBytes(StandardCharsets.UTF_8));
-              } catch (IOException e) {
-                // the process exited early; its exit status and stderr tell why
-              }
-            });
+        writer =
+            new Thread(
+                () -> {
+                  try (OutputStream in = p.getOutputStream()) {
+                    in.write(stdin.getBytes(StandardCharsets.UTF_8));
+                  } catch (IOException e) {
+                    // the process exited early; its exit status and stderr tell why
+                  }
+                },
+                "metaleg-stdin");
+        writer.setDaemon(true);
+        writer.start();
       }
       String out = drain(p.getInputStream());
       int exit = p.waitFor();
-      return new Result(exit, out, err.join());
+      errReader.join();
+      if (writer != null) {
+        writer.join();
+      }
+      return new Result(exit, out, err[0] == null ? "" : err[0]);
     } catch (IOException e) {
       return new Result(127, "", "cannot run " + String.join(" ", cmd) + ": " + e.getMessage());
     } catch (InterruptedException e) {
