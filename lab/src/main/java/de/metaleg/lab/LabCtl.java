@@ -29,6 +29,10 @@ public final class LabCtl {
   private LabCtl() {}
 
   public static void main(String[] args) throws Exception {
+    // fabric8 warns that metallb.io/v1beta1 is not a stable version: noise for a CLI.
+    System.setProperty(
+        "org.slf4j.simpleLogger.log.io.fabric8.kubernetes.client.dsl.internal.VersionUsageUtils",
+        "error");
     if (args.length == 0) {
       usage("no command");
     }
