@@ -1,10 +1,12 @@
 package de.metaleg.agent.kernel;
 
 import de.metaleg.agent.model.DesiredPlan;
+import de.metaleg.agent.model.Entry;
 import de.metaleg.agent.render.DesiredState;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Programs one node's kernel. The firewall backend is an implementation detail of the
@@ -30,6 +32,15 @@ public interface Dataplane {
    * {@link DataplaneException} when a transaction fails; the next sync is then full.
    */
   SyncResult sync(DesiredPlan plan, boolean full);
+
+  /**
+   * Rebuilds, from what is programmed in the kernel, the entries of {@code services} (whose plan
+   * entries are invalid and whose last good state this process never saw, i.e. after a restart).
+   * {@code plan} maps gateway IPs back to node names.
+   */
+  default Map<String, List<Entry>> recoverEntries(Set<String> services, DesiredPlan plan) {
+    return Map.of();
+  }
 
   /** Cheap drift check against the last sync: a description of what is missing, if anything. */
   Optional<String> drift();

@@ -1,6 +1,7 @@
 package de.metaleg.agent.kernel;
 
 import de.metaleg.agent.model.DesiredPlan;
+import de.metaleg.agent.model.Entry;
 import de.metaleg.agent.model.Family;
 import de.metaleg.agent.model.MarkSpace;
 import de.metaleg.agent.render.DataplaneRenderer;
@@ -358,6 +359,32 @@ public final class IptablesDataplane implements Dataplane {
       }
     }
     return drift.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", drift));
+  }
+
+  @Override
+  public synchronized Map<String, List<Entry>> recoverEntries(
+      Set<String> services, DesiredPlan plan) {
+    Map<String, ObservedSet> sets = reader.sets();
+    Map<Family, ObservedRoutes> routes = new EnumMap<>(Family.class);
+    Map<Family, List<String>> rules = new EnumMap<>(Family.class);
+    for (Family f : Family.values()) {
+      routes.put(f, reader.routes(f, facts.marks()));
+      rules.put(f, reader.ownedRules(flavor, f));
+    }
+    Map<String, String> nodeByIp = new HashMap<>();
+    for (Entry e : plan.entries()) {
+      e.gatewayIp().ifPresent(ip -> nodeByIp.putIfAbsent(ip, e.gatewayNode().orElseThrow()));
+    }
+    Map<String, List<Entry>> out = new TreeMap<>();
+    for (String service : services) {
+      List<Entry> recovered =
+          EntryRecovery.recover(service, rules, sets, routes, facts.marks(), nodeByIp);
+      if (!recovered.isEmpty()) {
+        out.put(service, recovered);
+        LOG.info("kept the programmed state of invalid entry {}: {}", service, recovered);
+      }
+    }
+    return out;
   }
 
   /** The current mark allocation (node to index), for status and tests. */

@@ -165,6 +165,15 @@ public final class KernelReader {
     return new ObservedFirewall(f, counts, jumps);
   }
 
+  /** The {@code -A METALEG-...} rule lines of one family. */
+  public List<String> ownedRules(IptablesFlavor flavor, Family f) {
+    CommandRunner.Result r = runner.run(List.of(flavor.save(f)));
+    if (!r.ok()) {
+      throw new DataplaneException("`" + flavor.save(f) + "` failed: " + r.stderr().strip());
+    }
+    return r.stdout().lines().filter(l -> l.startsWith("-A " + Names.CHAIN_PREFIX)).toList();
+  }
+
   /** Lines of {@code iptables-save} output that belong to MetalEG (chains, rules, jumps). */
   public static List<String> ownedLines(String saveOutput) {
     List<String> out = new ArrayList<>();

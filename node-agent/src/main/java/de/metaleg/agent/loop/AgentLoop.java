@@ -11,9 +11,12 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -53,6 +56,7 @@ public final class AgentLoop implements AutoCloseable {
   private boolean pending;
   private boolean pendingFull = true;
   private Map<String, List<Entry>> lastGood = Map.of();
+  private final Set<String> recoveryTried = new HashSet<>();
   private Optional<DesiredState> programmed = Optional.empty();
   private EgressPlanStatus written;
   private EgressPlanStatus unwritten;
@@ -143,6 +147,22 @@ public final class AgentLoop implements AutoCloseable {
 
   private void sync(EgressPlan plan, boolean full) {
     Conversion conversion = PlanConverter.convert(plan.getSpec(), lastGood);
+    Set<String> toRecover = new HashSet<>(conversion.unknownGood());
+    toRecover.removeAll(recoveryTried);
+    if (!toRecover.isEmpty()) {
+      // after a restart: an invalid entry keeps what the previous process programmed for it
+      recoveryTried.addAll(toRecover);
+      try {
+        Map<String, List<Entry>> recovered = dataplane.recoverEntries(toRecover, conversion.plan());
+        if (!recovered.isEmpty()) {
+          Map<String, List<Entry>> merged = new HashMap<>(lastGood);
+          merged.putAll(recovered);
+          conversion = PlanConverter.convert(plan.getSpec(), merged);
+        }
+      } catch (RuntimeException e) {
+        LOG.warn("cannot recover the programmed state of {}: {}", toRecover, e.getMessage());
+      }
+    }
     long generation = Optional.ofNullable(plan.getMetadata().getGeneration()).orElse(0L);
     long t0 = System.nanoTime();
     Optional<String> failure = Optional.empty();

@@ -57,7 +57,11 @@ public final class PlanConverter {
       converted.forEach(
           e -> goodByService.computeIfAbsent(e.service(), s -> new ArrayList<>()).add(e));
     }
+    Set<String> unknownGood = new HashSet<>();
     for (String service : badServices) {
+      if (!lastGood.containsKey(service)) {
+        unknownGood.add(service);
+      }
       for (Entry kept : lastGood.getOrDefault(service, List.of())) {
         if (seenKeys.contains(kept.key())
             && good.stream().anyMatch(g -> g.key().equals(kept.key()))) {
@@ -69,7 +73,7 @@ public final class PlanConverter {
     }
     Map<String, List<Entry>> carry = new HashMap<>();
     goodByService.forEach((k, v) -> carry.put(k, List.copyOf(v)));
-    return new Conversion(new DesiredPlan(good), problems, carry);
+    return new Conversion(new DesiredPlan(good), problems, carry, unknownGood);
   }
 
   private static List<Entry> convertOne(EgressEntry raw, List<String> errors) {

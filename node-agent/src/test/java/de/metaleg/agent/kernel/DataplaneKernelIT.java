@@ -266,6 +266,54 @@ class DataplaneKernelIT {
     assertFalse(out(ns, "ip rule").contains("10000:"), "no rule without a route");
   }
 
+  @ParameterizedTest
+  @EnumSource(IptablesFlavor.class)
+  void restartRecoversTheProgrammedStateOfEntriesThatAreNowInvalid(IptablesFlavor flavor) {
+    prepare("rec-" + flavor.name().toLowerCase(), flavor);
+    List<Entry> programmed =
+        List.of(
+            forward("shop/web", Family.V4, "node-b", "192.0.2.2", "10.244.1.5", "10.244.1.6"),
+            forward("shop/web", Family.V6, "node-b", "2001:db8::2", "fd00:10:244:1::5"),
+            gateway("shop/api", Family.V4, "198.51.100.10", "10.244.1.7"),
+            reject("shop/batch", Family.V4, "10.244.1.9"));
+    new IptablesDataplane(ns, flavor, facts).sync(new DesiredPlan(programmed), false);
+
+    // a new process; the plan still has a valid entry forwarding to node-b
+    IptablesDataplane restarted = new IptablesDataplane(ns, flavor, facts);
+    DesiredPlan others =
+        new DesiredPlan(
+            List.of(forward("shop/other", Family.V4, "node-b", "192.0.2.2", "10.244.1.8")));
+    Map<String, List<Entry>> recovered =
+        restarted.recoverEntries(
+            java.util.Set.of("shop/web", "shop/api", "shop/batch", "shop/new"), others);
+    assertEquals(java.util.Set.of("shop/web", "shop/api", "shop/batch"), recovered.keySet());
+    for (Entry want : programmed) {
+      Entry got =
+          recovered.get(want.service()).stream()
+              .filter(e -> e.family() == want.family())
+              .findFirst()
+              .orElseThrow();
+      assertEquals(want.role(), got.role(), want.key());
+      assertEquals(want.sources(), got.sources(), want.key());
+      assertEquals(want.gatewayIp(), got.gatewayIp(), want.key());
+      assertEquals(want.snatIp(), got.snatIp(), want.key());
+      if (want.role() == Role.Forward) {
+        assertEquals(
+            Optional.of("node-b"), got.gatewayNode(), "gateway node found via its IP in the plan");
+      }
+    }
+    // programming the recovered entries with the rest changes nothing that was there
+    String before = out(ns, flavor.save(Family.V4) + " | grep -- '-A METALEG' | sort");
+    List<Entry> all = new ArrayList<>(others.entries());
+    recovered.values().forEach(all::addAll);
+    restarted.sync(new DesiredPlan(all), false);
+    String after = out(ns, flavor.save(Family.V4) + " | grep -- '-A METALEG' | sort");
+    assertTrue(after.contains("--set-xmark 0x100000/0xf00000"), after);
+    assertEquals(
+        before.lines().filter(l -> !l.contains("shop/other")).toList(),
+        after.lines().filter(l -> !l.contains("shop/other")).toList());
+  }
+
   private static int countMatches(String text, String needle) {
     int n = 0;
     for (int i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + 1)) {

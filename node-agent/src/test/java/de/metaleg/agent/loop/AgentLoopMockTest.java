@@ -89,6 +89,27 @@ class AgentLoopMockTest {
     public Optional<String> drift() {
       return drift;
     }
+
+    final List<java.util.Set<String>> recoverRequests = new CopyOnWriteArrayList<>();
+
+    @Override
+    public Map<String, List<Entry>> recoverEntries(
+        java.util.Set<String> services, DesiredPlan plan) {
+      recoverRequests.add(services);
+      // what a previous agent process had programmed for shop/bad
+      return Map.of(
+          "shop/bad",
+          List.of(
+              new Entry(
+                  "shop/bad",
+                  de.metaleg.agent.model.Family.V4,
+                  de.metaleg.api.v1alpha1.Role.Reject,
+                  "RecoveredFromKernel",
+                  Optional.empty(),
+                  Optional.empty(),
+                  Optional.empty(),
+                  List.of("10.244.1.66"))));
+    }
   }
 
   private KubernetesMockServer server;
@@ -293,6 +314,35 @@ class AgentLoopMockTest {
             "metaleg_agent_status_writes_total")) {
       assertTrue(scrape.contains(name), name + " in\n" + scrape);
     }
+  }
+
+  @Test
+  void afterARestartAnInvalidEntryKeepsWhatTheKernelHasForIt() throws Exception {
+    EgressEntry bad = forward("shop/bad", "10.244.1.66");
+    bad.setGatewayIPv4("192.0.2.300");
+    client
+        .resources(EgressPlan.class)
+        .resource(
+            EgressPlan.forNode(
+                "node-a",
+                new EgressPlanSpec("node-a", List.of(forward("shop/web", "10.244.1.5"), bad))))
+        .create();
+    await(
+        "Degraded", () -> status("node-a") != null && !status("node-a").getConditions().isEmpty());
+    assertEquals("True", condition(status("node-a"), "Degraded").getStatus());
+    assertTrue(condition(status("node-a"), "Degraded").getMessage().contains("192.0.2.300"));
+    assertEquals(List.of(java.util.Set.of("shop/bad")), dataplane.recoverRequests);
+    DesiredPlan first = dataplane.synced.get(0);
+    assertTrue(
+        first.entries().stream().anyMatch(e -> e.service().equals("shop/bad")),
+        "recovered entry stays programmed");
+    assertEquals(1, status("node-a").getRejectEntries());
+    loop.trigger(true);
+    await("second sync", () -> dataplane.synced.size() >= 2);
+    assertEquals(
+        1, dataplane.recoverRequests.size(), "the kernel is asked once, then the state is carried");
+    assertTrue(
+        dataplane.synced.get(1).entries().stream().anyMatch(e -> e.service().equals("shop/bad")));
   }
 
   private static void assertNull(Object o, String message) {
