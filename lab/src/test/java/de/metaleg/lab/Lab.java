@@ -156,10 +156,8 @@ final class Lab implements AutoCloseable {
         "controller",
         plan.cpNs(),
         cmd,
-        Map.of(
-            "KUBECONFIG", kubeconfigLan().toString(),
-            "POD_NAME", "metaleg-controller-lab",
-            "POD_NAMESPACE", "metallb-system"));
+        // No POD_NAMESPACE: one controller, no leader election (docs/controller.md).
+        Map.of("KUBECONFIG", kubeconfigLan().toString()));
   }
 
   void startAgent(String node) {
