@@ -37,31 +37,32 @@ public enum IptablesFlavor {
     return f.iptables() + "-" + suffix + "-save";
   }
 
+  /**
+   * Reads each flavour's full save output once (never {@code -t TABLE}: naming a table would make
+   * iptables-legacy create it as a side effect).
+   */
   public static IptablesFlavor detect(CommandRunner runner) {
-    for (IptablesFlavor flavor : List.of(NFT, LEGACY)) {
+    java.util.Map<IptablesFlavor, String> saves = new java.util.EnumMap<>(IptablesFlavor.class);
+    for (IptablesFlavor flavor : values()) {
+      StringBuilder out = new StringBuilder();
       for (Family f : Family.values()) {
-        String out = runner.run(List.of(flavor.save(f), "-t", "mangle")).stdout();
-        if (out.lines()
-            .anyMatch(
-                l -> l.startsWith(":KUBE-IPTABLES-HINT") || l.startsWith(":KUBE-KUBELET-CANARY"))) {
-          return flavor;
-        }
+        out.append(runner.run(List.of(flavor.save(f))).stdout()).append('\n');
+      }
+      saves.put(flavor, out.toString());
+    }
+    for (IptablesFlavor flavor : List.of(NFT, LEGACY)) {
+      if (saves.get(flavor).lines().anyMatch(IptablesFlavor::isKubeletHint)) {
+        return flavor;
       }
     }
-    return ruleCount(runner, LEGACY) > ruleCount(runner, NFT) ? LEGACY : NFT;
+    return rules(saves.get(LEGACY)) > rules(saves.get(NFT)) ? LEGACY : NFT;
   }
 
-  private static long ruleCount(CommandRunner runner, IptablesFlavor flavor) {
-    long n = 0;
-    for (Family f : Family.values()) {
-      n +=
-          runner
-              .run(List.of(flavor.save(f)))
-              .stdout()
-              .lines()
-              .filter(l -> l.startsWith("-"))
-              .count();
-    }
-    return n;
+  private static boolean isKubeletHint(String line) {
+    return line.startsWith(":KUBE-IPTABLES-HINT") || line.startsWith(":KUBE-KUBELET-CANARY");
+  }
+
+  private static long rules(String save) {
+    return save.lines().filter(l -> l.startsWith("-")).count();
   }
 }

@@ -117,7 +117,7 @@ class KernelParsingTest {
                 Map.of(
                     "iptables-legacy-save",
                     legacyRules,
-                    "ip6tables-nft-save -t mangle",
+                    "ip6tables-nft-save",
                     "*mangle\n:KUBE-IPTABLES-HINT - [0:0]\n"))),
         "kubelet's hint chain wins over rule counts");
   }
