@@ -7,11 +7,16 @@ import io.fabric8.kubernetes.api.model.ObjectReference;
 import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
+import java.util.Collections;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.BooleanSupplier;
@@ -35,6 +40,16 @@ public final class EventRecorder implements AutoCloseable {
             Thread t = new Thread(r, "metaleg-events");
             t.setDaemon(true);
             return t;
+          });
+
+  /** Events written by this process and their count; bounded, oldest forgotten first. */
+  private final Map<String, Integer> counts =
+      Collections.synchronizedMap(
+          new LinkedHashMap<>(256, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, Integer> eldest) {
+              return size() > 4096;
+            }
           });
 
   public EventRecorder(KubernetesClient client, BooleanSupplier leading) {
@@ -78,12 +93,10 @@ public final class EventRecorder implements AutoCloseable {
       ObjectReference ref, String namespace, String type, String reason, String msg) {
     String name = ref.getName() + "." + hash(ref.getKind() + "/" + type + "/" + reason + "/" + msg);
     String now = Instant.now().toString();
+    int count = counts.merge(namespace + "/" + name, 1, Integer::sum);
     try {
-      Event existing = client.v1().events().inNamespace(namespace).withName(name).get();
-      if (existing != null) {
-        existing.setCount(existing.getCount() == null ? 2 : existing.getCount() + 1);
-        existing.setLastTimestamp(now);
-        client.v1().events().inNamespace(namespace).resource(existing).update();
+      // RBAC grants create and patch only (as for kubelet's recorder): no get, no update.
+      if (count > 1 && bump(namespace, name, count, now)) {
         return;
       }
       Event e =
@@ -96,7 +109,7 @@ public final class EventRecorder implements AutoCloseable {
               .withType(type)
               .withReason(reason)
               .withMessage(msg)
-              .withCount(1)
+              .withCount(count)
               .withFirstTimestamp(now)
               .withLastTimestamp(now)
               .withNewSource()
@@ -104,9 +117,36 @@ public final class EventRecorder implements AutoCloseable {
               .endSource()
               .withReportingComponent(COMPONENT)
               .build();
-      client.v1().events().inNamespace(namespace).resource(e).create();
+      try {
+        client.v1().events().inNamespace(namespace).resource(e).create();
+      } catch (KubernetesClientException conflict) {
+        // written before this process started: continue its count from ours
+        if (conflict.getCode() != 409 || !bump(namespace, name, Math.max(count, 2), now)) {
+          throw conflict;
+        }
+      }
     } catch (KubernetesClientException e) {
       LOG.warn("could not write Event {}/{} ({}): {}", namespace, name, reason, e.getMessage());
+    }
+  }
+
+  /** Merge-patches count and lastTimestamp; false when the Event is gone (expired). */
+  private boolean bump(String namespace, String name, int count, String now) {
+    try {
+      client
+          .v1()
+          .events()
+          .inNamespace(namespace)
+          .withName(name)
+          .patch(
+              PatchContext.of(PatchType.JSON_MERGE),
+              "{\"count\":" + count + ",\"lastTimestamp\":\"" + now + "\"}");
+      return true;
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == 404) {
+        return false;
+      }
+      throw e;
     }
   }
 

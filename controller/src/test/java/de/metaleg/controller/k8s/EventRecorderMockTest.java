@@ -1,0 +1,43 @@
+package de.metaleg.controller.k8s;
+
+import static de.metaleg.controller.k8s.MockCluster.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import de.metaleg.controller.plan.Finding;
+import de.metaleg.controller.plan.ServiceKey;
+import io.fabric8.kubernetes.api.model.Event;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** A repeated story is one Event whose count grows, also across a controller restart. */
+class EventRecorderMockTest {
+  static final Finding NO_GATEWAY =
+      Finding.warning(new ServiceKey("app", "web"), "NoEgressGateway", "no announcer");
+
+  @Test
+  void repeatsBumpTheCountOfOneEvent() throws Exception {
+    try (MockCluster cluster = new MockCluster()) {
+      try (EventRecorder first = new EventRecorder(cluster.client, () -> true)) {
+        first.record(NO_GATEWAY);
+        first.record(NO_GATEWAY);
+        await("count 2", () -> counts(cluster).equals(List.of(2)));
+      }
+      // a restarted controller knows nothing of the Event: create conflicts, then it patches
+      try (EventRecorder second = new EventRecorder(cluster.client, () -> true)) {
+        second.record(NO_GATEWAY);
+        await("still one Event, bumped", () -> counts(cluster).size() == 1);
+        second.record(NO_GATEWAY);
+        await("one Event whose count is not reset", () -> counts(cluster).equals(List.of(2)));
+      }
+      Event e = cluster.client.v1().events().inNamespace("app").list().getItems().get(0);
+      assertEquals("web", e.getInvolvedObject().getName());
+      assertEquals("NoEgressGateway", e.getReason());
+    }
+  }
+
+  static List<Integer> counts(MockCluster cluster) {
+    return cluster.client.v1().events().inNamespace("app").list().getItems().stream()
+        .map(Event::getCount)
+        .toList();
+  }
+}
