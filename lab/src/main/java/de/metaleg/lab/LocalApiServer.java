@@ -43,17 +43,19 @@ public final class LocalApiServer implements AutoCloseable {
 
   public static LocalApiServer start(InetAddress address, int port) {
     Map<ServerRequest, Queue<ServerResponse>> expectations = new HashMap<>();
+    LabDispatcher dispatcher =
+        new LabDispatcher(new KubernetesMixedDispatcher(expectations), Serialization.jsonMapper());
     KubernetesMockServer server =
         new KubernetesMockServer(
             new Context(Serialization.jsonMapper()),
             new MockWebServer(),
             expectations,
-            new KubernetesMixedDispatcher(expectations),
+            dispatcher,
             false);
     server.init(address, port);
     LocalApiServer api =
         new LocalApiServer(server, Kubeconfig.httpUri(address.getHostAddress(), server.getPort()));
-    api.bootstrap();
+    api.bootstrap(dispatcher);
     return api;
   }
 
@@ -61,7 +63,7 @@ public final class LocalApiServer implements AutoCloseable {
     return uri;
   }
 
-  private void bootstrap() {
+  private void bootstrap(LabDispatcher dispatcher) {
     try (KubernetesClient client =
         new KubernetesClientBuilder()
             .withConfig(
@@ -71,7 +73,9 @@ public final class LocalApiServer implements AutoCloseable {
                     .build())
             .build()) {
       for (String resource : CRDS) {
-        client.apiextensions().v1().customResourceDefinitions().resource(load(resource)).create();
+        CustomResourceDefinition crd = load(resource);
+        client.apiextensions().v1().customResourceDefinitions().resource(crd).create();
+        dispatcher.addCrd(crd);
       }
       for (String ns : NAMESPACES) {
         client

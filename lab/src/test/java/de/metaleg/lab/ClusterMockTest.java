@@ -169,6 +169,27 @@ class ClusterMockTest {
     client.resource(read).delete();
   }
 
+  @Test
+  void discoveryListsTheCrdsForKubectl() throws Exception {
+    var http = java.net.http.HttpClient.newHttpClient();
+    String groups =
+        http.send(
+                java.net.http.HttpRequest.newBuilder(server.uri().resolve("/apis")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString())
+            .body();
+    assertTrue(groups.contains("\"groupVersion\":\"metaleg.de/v1alpha1\""), groups);
+    assertTrue(groups.contains("\"groupVersion\":\"metallb.io/v1beta1\""), groups);
+    String resources =
+        http.send(
+                java.net.http.HttpRequest.newBuilder(
+                        server.uri().resolve("/apis/metaleg.de/v1alpha1"))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString())
+            .body();
+    assertTrue(resources.contains("\"shortNames\":[\"egp\"]"), resources);
+    assertTrue(resources.contains("\"name\":\"egressplans/status\""), resources);
+  }
+
   private static String node(ServiceL2Status s) {
     return s.getStatus() == null ? null : s.getStatus().getNode();
   }

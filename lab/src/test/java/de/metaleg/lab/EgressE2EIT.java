@@ -109,6 +109,7 @@ class EgressE2EIT {
     awaitSources("label: endpoint pods on all three nodes egress with the LB IP", expected);
     awaitPlansReady();
     printTable("gateway node-2", expected);
+    assertKubectlShowsReady();
   }
 
   @Test
@@ -397,6 +398,25 @@ class EgressE2EIT {
     String wrong =
         PlanTable.notReady(cluster.plans(), plan.nodes().stream().map(LabPlan.Node::name).toList());
     return wrong.isEmpty() ? Optional.empty() : Optional.of(wrong);
+  }
+
+  /** `kubectl get egp` against the lab's API server (discovery + server-side printing). */
+  static void assertKubectlShowsReady() {
+    if (!Cmd.run("sh", "-c", "command -v kubectl").ok()) {
+      System.out.println("E2E kubectl not installed: checked READY through the API only");
+      return;
+    }
+    Cmd.Result r =
+        Cmd.run("kubectl", "--kubeconfig", lab.kubeconfigHost().toString(), "get", "egp").orThrow();
+    System.out.println("E2E kubectl get egp\n" + r.output());
+    List<String> lines = r.output().lines().toList();
+    List<String> header = List.of(lines.get(0).trim().split("\\s+"));
+    int ready = header.indexOf("READY");
+    assertTrue(ready >= 0, r.output());
+    assertEquals(plan.nodes().size(), lines.size() - 1, r.output());
+    for (String row : lines.subList(1, lines.size())) {
+      assertEquals("True", row.trim().split("\\s+")[ready], row);
+    }
   }
 
   static Optional<String> describe(List<String> wrong) {
