@@ -57,6 +57,7 @@ public final class AgentLoop implements AutoCloseable {
   private boolean pendingFull = true;
   private Map<String, List<Entry>> lastGood = Map.of();
   private final Set<String> recoveryTried = new HashSet<>();
+  private List<String> lastLoggedProblems = List.of();
   private Optional<DesiredState> programmed = Optional.empty();
   private EgressPlanStatus written;
   private EgressPlanStatus unwritten;
@@ -192,9 +193,14 @@ public final class AgentLoop implements AutoCloseable {
       LOG.error("sync failed, full resync in {} s: {}", backoff.toSeconds(), e.getMessage());
       worker.schedule(() -> trigger(true), backoff.toMillis(), TimeUnit.MILLISECONDS);
     }
-    if (!problems.isEmpty()) {
-      LOG.warn("EgressPlan {} degraded: {}", nodeName, problems);
+    if (!problems.isEmpty() && !problems.equals(lastLoggedProblems)) {
+      LOG.warn(
+          "EgressPlan {} degraded ({} problems): {}",
+          nodeName,
+          problems.size(),
+          StatusBuilder.summarize(problems).replace('\n', ';'));
     }
+    lastLoggedProblems = problems;
     long millis = Duration.ofNanos(System.nanoTime() - t0).toMillis();
     EgressPlanStatus status =
         StatusBuilder.build(

@@ -77,7 +77,7 @@ public final class StatusBuilder {
               EgressPlanStatus.CONDITION_DEGRADED,
               "True",
               "EntriesNotProgrammedAsAsked",
-              String.join("\n", o.problems()),
+              summarize(o.problems()),
               o.generation(),
               now));
     }
@@ -105,6 +105,18 @@ public final class StatusBuilder {
     s.setAgentVersion(o.agentVersion());
     return s;
   }
+
+  /** At most {@link #MAX_LISTED} problems, then "... and N more", so the status stays small. */
+  public static String summarize(List<String> problems) {
+    int n = Math.min(problems.size(), MAX_LISTED);
+    StringBuilder b = new StringBuilder(String.join("\n", problems.subList(0, n)));
+    if (problems.size() > n) {
+      b.append("\n... and ").append(problems.size() - n).append(" more");
+    }
+    return b.toString();
+  }
+
+  public static final int MAX_LISTED = 20;
 
   /** True when the two differ only in lastSyncTime and lastSyncDurationMillis. */
   public static boolean sameExceptSyncTime(EgressPlanStatus a, EgressPlanStatus b) {
