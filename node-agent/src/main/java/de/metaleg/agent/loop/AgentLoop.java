@@ -58,6 +58,8 @@ public final class AgentLoop implements AutoCloseable {
   private Map<String, List<Entry>> lastGood = Map.of();
   private final Set<String> recoveryTried = new HashSet<>();
   private List<String> lastLoggedProblems = List.of();
+  private static final Duration NO_PLAN_WARNING_EVERY = Duration.ofMinutes(1);
+  private Instant lastNoPlanWarning = Instant.EPOCH;
   private Optional<DesiredState> programmed = Optional.empty();
   private EgressPlanStatus written;
   private EgressPlanStatus unwritten;
@@ -241,6 +243,13 @@ public final class AgentLoop implements AutoCloseable {
   }
 
   private void canary() {
+    if (latest == null && clock.instant().isAfter(lastNoPlanWarning.plus(NO_PLAN_WARNING_EVERY))) {
+      lastNoPlanWarning = clock.instant();
+      LOG.warn(
+          "no EgressPlan {} known (not created yet, deleted, or API server unreachable); the kernel"
+              + " keeps its last programmed state",
+          nodeName);
+    }
     try {
       if (unwritten != null) {
         writeStatus(unwritten);
