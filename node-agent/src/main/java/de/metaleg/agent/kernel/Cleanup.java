@@ -39,7 +39,7 @@ public final class Cleanup {
         if (payload.isEmpty()) {
           continue;
         }
-        List<String> argv = List.of(flavor.restore(f), "--noflush");
+        List<String> argv = List.of(flavor.restore(f), "-w", "5", "--noflush");
         CommandRunner.Result r = runner.run(argv, payload);
         if (!r.ok()) {
           problems.add(DataplaneException.of(argv, r, payload, flavor.iptables(f)).getMessage());

@@ -195,7 +195,7 @@ public final class IptablesDataplane implements Dataplane {
           CompletableFuture.runAsync(
               () -> {
                 restore(
-                    List.of(flavor.restore(f), "--noflush"),
+                    List.of(flavor.restore(f), "-w", "5", "--noflush"),
                     combined.toString(),
                     flavor.iptables(f));
                 if (full) {

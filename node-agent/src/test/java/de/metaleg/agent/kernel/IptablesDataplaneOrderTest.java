@@ -64,7 +64,7 @@ class IptablesDataplaneOrderTest {
     int sets = r.indexOf("ipset restore", "create metaleg-src4-");
     int route =
         r.indexOf("ip -4 -force -batch -", "route replace default via 192.0.2.2 table 100001");
-    int marks = r.indexOf("iptables-nft-restore --noflush", "--set-xmark 0x100000/0xf00000");
+    int marks = r.indexOf("iptables-nft-restore -w 5 --noflush", "--set-xmark 0x100000/0xf00000");
     int jump = r.indexOf("iptables-nft -w -t mangle -I PREROUTING 1 -j METALEG-MARK", "");
     assertTrue(sets >= 0 && route > sets && marks > route && jump > marks, r.calls.toString());
     int filterJump = r.indexOf("iptables-nft -w -t filter -I FORWARD 1", "");
@@ -82,7 +82,7 @@ class IptablesDataplaneOrderTest {
         false);
     r.calls.clear();
     dp.sync(new DesiredPlan(List.of(reject("shop/web", Family.V4, "10.244.1.5"))), false);
-    int rules = r.indexOf("iptables-nft-restore --noflush", "REJECT");
+    int rules = r.indexOf("iptables-nft-restore -w 5 --noflush", "REJECT");
     int removeRoutes = r.indexOf("ip -4 -force -batch -", "route flush table 100001");
     int removeRule =
         r.indexOf("ip -4 -force -batch -", "rule del fwmark 0x100000/0xf00000 table 100001");
