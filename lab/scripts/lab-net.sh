@@ -72,9 +72,9 @@ new_ns() { ip netns add "$1"; nsx "$1" ip link set lo up; sysctls "$1"; }
 
 attach_lan() { # ns short-name [mac]: veth from ns eth0 into the bridge
   local ns=$1 short=$2 mac=${3:-}
-  ip link add "lan-$short" type veth peer name eth0 netns "$ns"
-  ip link set "lan-$short" netns megl-lan
-  nsx megl-lan ip link set "lan-$short" master megl-br up
+  ip link add "megl-$short" type veth peer name eth0 netns "$ns"
+  ip link set "megl-$short" netns megl-lan
+  nsx megl-lan ip link set "megl-$short" master megl-br up
   [ -n "$mac" ] && nsx "$ns" ip link set eth0 address "$mac"
   nsx "$ns" ip link set eth0 up
 }
@@ -204,7 +204,7 @@ down() {
     ip netns del "$ns"
   done
   # veth ends that were created in this namespace and never moved (interrupted "up").
-  for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^lan-' || true); do
+  for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^megl-' || true); do
     ip link del "$l" 2>/dev/null || true
   done
   [ "${1:-}" = quiet ] || echo "lab-net: down"

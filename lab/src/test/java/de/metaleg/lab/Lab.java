@@ -36,6 +36,11 @@ final class Lab implements AutoCloseable {
   static final List<String> TOOLS =
       List.of("ip", "iptables", "ip6tables", "ipset", "nft", "python3", "socat", "java");
 
+  /** Copies taken at start, so a concurrent rebuild cannot swap a jar under a running JVM. */
+  static final Path CONTROLLER_COPY = RUN.resolve("metaleg-controller.jar");
+
+  static final Path AGENT_COPY = RUN.resolve("metaleg-node-agent.jar");
+
   final LabPlan plan;
   private final Map<String, Process> processes = new LinkedHashMap<>();
   private KubernetesClient client;
@@ -79,6 +84,8 @@ final class Lab implements AutoCloseable {
     }
     Files.createDirectories(LOGS);
     Files.createDirectories(RUN);
+    Files.copy(CONTROLLER_JAR, CONTROLLER_COPY, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    Files.copy(AGENT_JAR, AGENT_COPY, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     Cmd.run(List.of("bash", LAB_NET.toString(), "up"), 60).orThrow();
     Lab lab = new Lab(LabPlan.load(LAB_NET));
     // An interrupted run (Ctrl-C, surefire timeout) must not leave namespaces or processes.
@@ -151,7 +158,7 @@ final class Lab implements AutoCloseable {
   private void startController() {
     List<String> cmd = new ArrayList<>(List.of("java"));
     cmd.addAll(JVM_FLAGS);
-    cmd.addAll(List.of("-jar", CONTROLLER_JAR.toString()));
+    cmd.addAll(List.of("-jar", CONTROLLER_COPY.toString()));
     start(
         "controller",
         plan.cpNs(),
@@ -163,7 +170,7 @@ final class Lab implements AutoCloseable {
   void startAgent(String node) {
     List<String> cmd = new ArrayList<>(List.of("java"));
     cmd.addAll(JVM_FLAGS);
-    cmd.addAll(List.of("-jar", AGENT_JAR.toString()));
+    cmd.addAll(List.of("-jar", AGENT_COPY.toString()));
     start(
         "agent-" + node,
         plan.node(node).ns(),
@@ -183,7 +190,7 @@ final class Lab implements AutoCloseable {
     cmd.add("NODE_NAME=" + node);
     cmd.add("java");
     cmd.addAll(JVM_FLAGS);
-    cmd.addAll(List.of("-jar", AGENT_JAR.toString(), "--cleanup"));
+    cmd.addAll(List.of("-jar", AGENT_COPY.toString(), "--cleanup"));
     Cmd.Result r = Cmd.run(cmd, 120);
     try {
       Files.writeString(LOGS.resolve("cleanup-" + node + ".log"), r.output());
