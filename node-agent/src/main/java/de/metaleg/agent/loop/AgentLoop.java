@@ -179,11 +179,19 @@ public final class AgentLoop implements AutoCloseable {
       metrics.synced(result.full(), took, result.state(), clock.instant().getEpochSecond());
       backoff = Duration.ZERO;
       ready = true;
-      LOG.debug(
-          "{} sync of generation {} took {} ms",
-          result.full() ? "full" : "incremental",
-          generation,
-          took.toMillis());
+      String summary =
+          String.format(
+              "%s sync of generation %d: %s, took %d ms %s",
+              result.full() ? "full" : "incremental",
+              generation,
+              new java.util.TreeMap<>(result.state().counts()),
+              took.toMillis(),
+              result.stepMillis());
+      if (result.full()) {
+        LOG.info("{}", summary);
+      } else {
+        LOG.debug("{}", summary);
+      }
     } catch (RuntimeException e) {
       metrics.failed();
       failure = Optional.of(e.getMessage());
