@@ -117,6 +117,14 @@ public record AgentConfig(
       if (part.isBlank()) {
         continue;
       }
+      if (part.trim().endsWith("/0")) {
+        throw new ConfigException(
+            FIREWALL_EXCLUDE_DST_CIDRS,
+            excludeText,
+            "\""
+                + part.trim()
+                + "\": a /0 prefix is not supported (ipset hash:net cannot hold it)");
+      }
       exclude.add(
           Cidr.parse(part)
               .orElseThrow(

@@ -97,6 +97,7 @@ class AgentConfigTest {
         "FIREWALL_MASK|0x1FFFFFFFF|between",
         "FIREWALL_EXCLUDE_DST_CIDRS|10.0.0.0/8,10.0.0.0/33|\"10.0.0.0/33\"",
         "FIREWALL_EXCLUDE_DST_CIDRS|example.com|\"example.com\"",
+        "FIREWALL_EXCLUDE_DST_CIDRS|10.0.0.0/8,::/0|/0 prefix is not supported",
         "ROUTE_TABLE_ID_OFFSET|250|overlap the reserved tables 253-255",
         "ROUTE_TABLE_ID_OFFSET|4294967290|inside 1..4294967295",
         "ROUTE_TABLE_ID_OFFSET|-1|between",
