@@ -193,13 +193,22 @@ kill_pidfile() {
 down() {
   kill_pidfile "$RUN/forward.pid"
   kill_pidfile "$RUN/echo.pid"
-  local ns
+  local ns pids=""
   for ns in $(ip netns list | awk '{print $1}' | grep '^megl-' || true); do
-    # Processes still inside a lab namespace (agents, servers of an interrupted run) go first.
-    local pids
-    pids=$(ip netns pids "$ns" 2>/dev/null || true)
-    [ -n "$pids" ] && kill $pids 2>/dev/null || true
+    # Processes still inside a lab namespace (agents, servers, an interrupted run's leftovers).
+    pids="$pids $(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ' || true)"
   done
+  if [ -n "${pids// /}" ]; then
+    kill $pids 2>/dev/null || true
+    local alive p
+    for _ in $(seq 100); do # up to 10 s for a clean shutdown, then SIGKILL
+      alive=""
+      for p in $pids; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
+      [ -z "$alive" ] && break
+      sleep 0.1
+    done
+    for p in $alive; do kill -9 "$p" 2>/dev/null || true; done
+  fi
   for ns in $(ip netns list | awk '{print $1}' | grep '^megl-' || true); do
     ip netns del "$ns"
   done
