@@ -6,18 +6,29 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Runs commands as processes, each prefixed with {@code prefix} (empty on a node; {@code ip netns
  * exec NS} in tests, so the same code programs a throwaway namespace).
  */
 public final class ProcessRunner implements CommandRunner {
+  /** No kernel tool should take this long; a hung one must not stall the agent forever. */
+  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
+
   private final List<String> prefix;
+  private final Duration timeout;
 
   public ProcessRunner(List<String> prefix) {
+    this(prefix, DEFAULT_TIMEOUT);
+  }
+
+  public ProcessRunner(List<String> prefix, Duration timeout) {
     this.prefix = List.copyOf(prefix);
+    this.timeout = timeout;
   }
 
   public static ProcessRunner host() {
@@ -42,40 +53,46 @@ public final class ProcessRunner implements CommandRunner {
     }
     try {
       Process p = pb.start();
-      // Own threads, not a shared pool: a pool with one worker could queue the stderr reader
-      // behind a blocked stdin writer and deadlock on a chatty process.
+      // Own threads, not a shared pool: a pool with one worker could queue a reader behind a
+      // blocked stdin writer and deadlock on a chatty process.
+      String[] out = new String[1];
       String[] err = new String[1];
-      Thread errReader = new Thread(() -> err[0] = drain(p.getErrorStream()), "metaleg-stderr");
-      errReader.setDaemon(true);
-      errReader.start();
-      Thread writer = null;
+      Thread outReader = daemon("metaleg-stdout", () -> out[0] = drain(p.getInputStream()));
+      Thread errReader = daemon("metaleg-stderr", () -> err[0] = drain(p.getErrorStream()));
       if (stdin != null) {
-        writer =
-            new Thread(
-                () -> {
-                  try (OutputStream in = p.getOutputStream()) {
-                    in.write(stdin.getBytes(StandardCharsets.UTF_8));
-                  } catch (IOException e) {
-                    // the process exited early; its exit status and stderr tell why
-                  }
-                },
-                "metaleg-stdin");
-        writer.setDaemon(true);
-        writer.start();
+        daemon(
+            "metaleg-stdin",
+            () -> {
+              try (OutputStream in = p.getOutputStream()) {
+                in.write(stdin.getBytes(StandardCharsets.UTF_8));
+              } catch (IOException e) {
+                // the process exited early; its exit status and stderr tell why
+              }
+            });
       }
-      String out = drain(p.getInputStream());
-      int exit = p.waitFor();
+      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        p.destroyForcibly();
+        return new Result(
+            124,
+            "",
+            "`" + String.join(" ", cmd) + "` timed out after " + timeout.toSeconds() + " s");
+      }
+      outReader.join();
       errReader.join();
-      if (writer != null) {
-        writer.join();
-      }
-      return new Result(exit, out, err[0] == null ? "" : err[0]);
+      return new Result(p.exitValue(), out[0] == null ? "" : out[0], err[0] == null ? "" : err[0]);
     } catch (IOException e) {
       return new Result(127, "", "cannot run " + String.join(" ", cmd) + ": " + e.getMessage());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return new Result(130, "", "interrupted: " + String.join(" ", cmd));
     }
+  }
+
+  private static Thread daemon(String name, Runnable r) {
+    Thread t = new Thread(r, name);
+    t.setDaemon(true);
+    t.start();
+    return t;
   }
 
   private static String drain(InputStream s) {
