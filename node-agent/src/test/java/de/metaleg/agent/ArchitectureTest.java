@@ -28,4 +28,15 @@ class ArchitectureTest {
         .belongToAnyOf(ProcessBuilder.class, Process.class, Runtime.class)
         .check(CLASSES);
   }
+
+  @Test
+  void kernelCodeDoesNotTalkToKubernetes() {
+    noClasses()
+        .that()
+        .resideInAnyPackage("de.metaleg.agent.kernel..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("io.fabric8..", "de.metaleg.agent.loop..")
+        .check(CLASSES);
+  }
 }

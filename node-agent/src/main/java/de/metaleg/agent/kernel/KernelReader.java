@@ -173,18 +173,4 @@ public final class KernelReader {
     }
     return r.stdout().lines().filter(l -> l.startsWith("-A " + Names.CHAIN_PREFIX)).toList();
   }
-
-  /** Lines of {@code iptables-save} output that belong to MetalEG (chains, rules, jumps). */
-  public static List<String> ownedLines(String saveOutput) {
-    List<String> out = new ArrayList<>();
-    String table = "";
-    for (String line : saveOutput.split("\n")) {
-      if (line.startsWith("*")) {
-        table = line;
-      } else if (line.contains(Names.CHAIN_PREFIX)) {
-        out.add(table + " " + line);
-      }
-    }
-    return out;
-  }
 }

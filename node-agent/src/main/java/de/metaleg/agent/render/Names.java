@@ -43,10 +43,6 @@ public final class Names {
     return SET_PREFIX + "tmp" + family.digit() + (type.equals(IpSetSpec.HASH_NET) ? "-net" : "");
   }
 
-  public static boolean isTempSet(String name) {
-    return name.startsWith(SET_PREFIX + "tmp");
-  }
-
   private static String digest(String s) {
     try {
       byte[] h = MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
