@@ -90,7 +90,7 @@ public final class AgentMain {
             config.metricsAddress(),
             metrics::scrape,
             config.healthProbeAddress(),
-            () -> true,
+            loop::healthy,
             loop::ready);
     SharedIndexInformer<EgressPlan> informer = watch(client, config.nodeName(), loop);
     metrics.watchConnected(informer::isWatching);

@@ -66,6 +66,8 @@ public final class AgentLoop implements AutoCloseable {
   private Instant writtenAt = Instant.EPOCH;
   private Duration backoff = Duration.ZERO;
   private volatile boolean ready;
+  private volatile Instant syncStartedAt;
+  static final Duration STUCK_AFTER = Duration.ofMinutes(5);
 
   public AgentLoop(
       String nodeName,
@@ -124,6 +126,12 @@ public final class AgentLoop implements AutoCloseable {
     return ready;
   }
 
+  /** Liveness: false when one sync has been running for more than {@link #STUCK_AFTER}. */
+  public boolean healthy() {
+    Instant started = syncStartedAt;
+    return started == null || clock.instant().isBefore(started.plus(STUCK_AFTER));
+  }
+
   /** Asks for a sync; coalesces with one already pending. */
   public void trigger(boolean full) {
     worker.execute(
@@ -145,7 +153,12 @@ public final class AgentLoop implements AutoCloseable {
       pendingFull |= full;
       return;
     }
-    sync(plan, full);
+    syncStartedAt = clock.instant();
+    try {
+      sync(plan, full);
+    } finally {
+      syncStartedAt = null;
+    }
   }
 
   private void sync(EgressPlan plan, boolean full) {
