@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # MetalEG lab topology: network namespaces that make a three-node "cluster" on one L2 segment.
 # Usage: lab-net.sh up|down|status|plan|announce <node-N|none> [lb-ip...]|counters [reset]
-# Needs root, iproute2, iptables, nftables, python3. Idempotent: "up" on a running lab rebuilds it,
+# Needs root, iproute2, iptables, nftables, python3 (no socat). Idempotent: "up" rebuilds a running lab,
 # "down" removes everything with the megl- prefix, also after an interrupted run.
 #
 # IP plan (documentation and private ranges only; nothing leaves the lab's namespaces):
@@ -22,7 +22,7 @@
 #   eth0 with a permanent neighbour entry to the announcing node's MAC (MetalLB's gratuitous ARP/NA).
 #   The router counts packets arriving for the external/excluded hosts per source range (nft
 #   table inet megl_count) so tests can prove that nothing leaks.
-#   Host side: 127.0.0.1:16443 forwards into megl-cp 10.89.0.2:6443 (socat) for kubectl/curl/tests.
+#   Host side: 127.0.0.1:16443 forwards into megl-cp 10.89.0.2:6443 (forward.py) for kubectl/curl/tests.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -161,8 +161,8 @@ NFT
   done
 
   # Host-side port forward to the API server (like kubectl port-forward), for tests and kubectl.
-  setsid socat "TCP-LISTEN:$API_FORWARD_PORT,bind=127.0.0.1,reuseaddr,fork" \
-    "EXEC:ip netns exec megl-cp socat STDIO TCP\:10.89.0.2\:6443" >"$RUN/forward.log" 2>&1 </dev/null &
+  setsid python3 "$HERE/forward.py" 127.0.0.1 "$API_FORWARD_PORT" megl-cp 10.89.0.2 6443 \
+    >"$RUN/forward.log" 2>&1 </dev/null &
   echo $! >"$RUN/forward.pid"
 
   wait_echo

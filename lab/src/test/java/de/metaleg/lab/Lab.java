@@ -34,7 +34,7 @@ final class Lab implements AutoCloseable {
   static final List<String> JVM_FLAGS =
       List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1");
   static final List<String> TOOLS =
-      List.of("ip", "iptables", "ip6tables", "ipset", "nft", "python3", "socat", "java");
+      List.of("ip", "iptables", "ip6tables", "ipset", "nft", "python3", "java");
 
   /** Copies taken at start, so a concurrent rebuild cannot swap a jar under a running JVM. */
   static final Path CONTROLLER_COPY = RUN.resolve("metaleg-controller.jar");
