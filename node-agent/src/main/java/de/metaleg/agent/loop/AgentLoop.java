@@ -67,6 +67,7 @@ public final class AgentLoop implements AutoCloseable {
   private Duration backoff = Duration.ZERO;
   private volatile boolean ready;
   private volatile Instant syncStartedAt;
+  private String lastShape = "";
   static final Duration STUCK_AFTER = Duration.ofMinutes(5);
 
   public AgentLoop(
@@ -200,11 +201,13 @@ public final class AgentLoop implements AutoCloseable {
               new java.util.TreeMap<>(result.state().counts()),
               took.toMillis(),
               result.stepMillis());
-      if (result.full()) {
-        LOG.info("{}", summary);
+      String shape = result.state().counts() + " " + result.state().gateways();
+      if (result.full() || !shape.equals(lastShape)) {
+        LOG.info("{}", summary); // full syncs and changes of roles or gateways
       } else {
-        LOG.debug("{}", summary);
+        LOG.debug("{}", summary); // endpoint changes
       }
+      lastShape = shape;
     } catch (RuntimeException e) {
       metrics.failed();
       failure = Optional.of(e.getMessage());
