@@ -23,7 +23,7 @@
 #   The router counts packets arriving for the external/excluded hosts per source range (nft
 #   table inet megl_count) so tests can prove that nothing leaks.
 #   Host side: 127.0.0.1:16443 forwards into megl-cp 10.89.0.2:6443 (forward.py) for kubectl/curl/tests.
-set -euo pipefail
+set -Eeuo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RUN=/run/megl-lab
@@ -86,6 +86,8 @@ addr() { # ns dev v4/len v6/len
 
 up() {
   down quiet
+  # A failed or interrupted "up" leaves nothing behind.
+  trap 'echo "lab-net: up failed or interrupted: tearing down" >&2; down quiet; exit 1' ERR INT TERM
   mkdir -p "$RUN"
   new_ns megl-lan
   nsx megl-lan ip link add megl-br type bridge
@@ -166,6 +168,7 @@ NFT
   echo $! >"$RUN/forward.pid"
 
   wait_echo
+  trap - ERR INT TERM
   echo "lab-net: up (namespaces: $(ip netns list | grep -c '^megl-'))"
 }
 
