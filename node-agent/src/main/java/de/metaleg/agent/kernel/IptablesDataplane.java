@@ -144,6 +144,9 @@ public final class IptablesDataplane implements Dataplane {
       if (!r.ok()) {
         List<String> lines = batch.lines().toList();
         Matcher m = BATCH_FAILED.matcher(r.stderr());
+        if (!BATCH_FAILED.matcher(r.stderr()).find()) {
+          throw DataplaneException.of(argv, r, batch, "ip " + f.ipFlag()); // e.g. ip not found
+        }
         while (m.find()) {
           int n = Integer.parseInt(m.group(1));
           String line = n >= 1 && n <= lines.size() ? lines.get(n - 1) : "";

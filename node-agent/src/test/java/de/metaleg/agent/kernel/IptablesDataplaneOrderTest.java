@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 class IptablesDataplaneOrderTest {
   record Call(String argv, String stdin) {}
 
-  static final class Recorder implements CommandRunner {
+  static class Recorder implements CommandRunner {
     final List<Call> calls = Collections.synchronizedList(new ArrayList<>());
 
     @Override
@@ -94,6 +94,33 @@ class IptablesDataplaneOrderTest {
         rules >= 0 && removeRule > rules && removeRoutes > rules && destroy > rules,
         r.calls.toString());
     assertTrue(r.calls.size() <= 6, "a handful of transactions, no exec per rule: " + r.calls);
+  }
+
+  @Test
+  void aRouteBatchThatFailsWithoutNamingALineStopsBeforeAnyMark() {
+    Recorder r =
+        new Recorder() {
+          @Override
+          public Result run(List<String> argv, String stdin) {
+            super.run(argv, stdin);
+            return argv.get(0).equals("ip") && argv.contains("-batch")
+                ? new Result(127, "", "cannot run ip: No such file or directory")
+                : new Result(0, "", "");
+          }
+        };
+    IptablesDataplane dp = new IptablesDataplane(r, IptablesFlavor.NFT, facts);
+    DataplaneException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            DataplaneException.class,
+            () ->
+                dp.sync(
+                    new DesiredPlan(
+                        List.of(
+                            forward("shop/web", Family.V4, "node-b", "192.0.2.2", "10.244.1.5"))),
+                    false));
+    assertTrue(e.getMessage().contains("No such file"), e.getMessage());
+    assertEquals(
+        -1, r.indexOf("iptables-nft-restore", ""), "no firewall rules after a failed route step");
   }
 
   @Test
