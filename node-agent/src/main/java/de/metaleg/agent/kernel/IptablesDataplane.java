@@ -143,13 +143,23 @@ public final class IptablesDataplane implements Dataplane {
       CommandRunner.Result r = runner.run(argv, batch);
       if (!r.ok()) {
         List<String> lines = batch.lines().toList();
-        Matcher m = BATCH_FAILED.matcher(r.stderr());
         if (!BATCH_FAILED.matcher(r.stderr()).find()) {
           throw DataplaneException.of(argv, r, batch, "ip " + f.ipFlag()); // e.g. ip not found
         }
-        while (m.find()) {
+        StringBuilder message = new StringBuilder();
+        for (String err : r.stderr().split("\n")) {
+          Matcher m = BATCH_FAILED.matcher(err);
+          if (!m.find()) {
+            message.append(err.strip()).append(' ');
+            continue;
+          }
           int n = Integer.parseInt(m.group(1));
           String line = n >= 1 && n <= lines.size() ? lines.get(n - 1) : "";
+          String why = message.toString().strip();
+          message.setLength(0);
+          if (line.startsWith("rule add") && why.contains("File exists")) {
+            continue; // the rule is already there: what we wanted
+          }
           Long table = tableOf(state, f, line);
           if (table == null) {
             throw DataplaneException.of(argv, r, batch, "ip " + f.ipFlag());
@@ -161,13 +171,7 @@ public final class IptablesDataplane implements Dataplane {
                   unroutable.add(new GatewayFamily(node, f));
                 }
               });
-          warnings.add(
-              "`ip "
-                  + f.ipFlag()
-                  + " "
-                  + line
-                  + "` failed: "
-                  + r.stderr().strip().replace('\n', ' '));
+          warnings.add("`ip " + f.ipFlag() + " " + line + "` failed: " + why);
         }
       }
     }

@@ -20,7 +20,8 @@ import java.util.regex.Pattern;
 /** Reads MetalEG's objects back from the kernel, one command per object kind and family. */
 public final class KernelReader {
   private static final Pattern RULE =
-      Pattern.compile("^(\\d+):\\s+from all fwmark (0x[0-9a-f]+)/(0x[0-9a-f]+) lookup (\\d+)\\s*$");
+      Pattern.compile(
+          "^(\\d+):\\s+from all fwmark (0x[0-9a-f]+)/(0x[0-9a-f]+) lookup (\\d+)(\\s.*)?$");
   private static final Pattern ROUTE_TABLE = Pattern.compile("\\btable (\\d+)\\b");
   private static final Pattern DEFAULT_VIA = Pattern.compile("^default via (\\S+)");
 

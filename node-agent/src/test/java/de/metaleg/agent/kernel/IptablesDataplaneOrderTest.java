@@ -124,6 +124,42 @@ class IptablesDataplaneOrderTest {
   }
 
   @Test
+  void anExistingRuleIsFineAFailedRouteRejects() {
+    Recorder r =
+        new Recorder() {
+          @Override
+          public Result run(List<String> argv, String stdin) {
+            super.run(argv, stdin);
+            if (argv.contains("-batch") && stdin.contains("192.0.2.2")) {
+              // line 1 (route via node-b) ok, line 3 (node-b's rule) exists already;
+              // line 2 (route via 203.0.113.9, node-x) fails
+              return new Result(
+                  1,
+                  "",
+                  "Error: Nexthop has invalid gateway.\nCommand failed -:2\n"
+                      + "RTNETLINK answers: File exists\nCommand failed -:3\n");
+            }
+            return new Result(0, "", "");
+          }
+        };
+    IptablesDataplane dp = new IptablesDataplane(r, IptablesFlavor.NFT, facts);
+    var result =
+        dp.sync(
+            new DesiredPlan(
+                List.of(
+                    forward("shop/web", Family.V4, "node-b", "192.0.2.2", "10.244.1.5"),
+                    forward("shop/x", Family.V4, "node-x", "203.0.113.9", "10.244.1.6"))),
+            false);
+    assertEquals(1, result.state().marks().size(), result.state().toString());
+    assertEquals("shop/web", result.state().marks().get(0).service());
+    assertEquals("shop/x", result.state().rejects().get(0).service());
+    assertEquals(1, result.warnings().size(), result.warnings().toString());
+    assertTrue(
+        result.warnings().get(0).contains("Nexthop has invalid gateway"),
+        result.warnings().toString());
+  }
+
+  @Test
   void unchangedPlanRunsNothingIncrementally() {
     Recorder r = new Recorder();
     IptablesDataplane dp = new IptablesDataplane(r, IptablesFlavor.LEGACY, facts);

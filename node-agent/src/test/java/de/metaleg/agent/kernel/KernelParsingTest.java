@@ -51,6 +51,7 @@ class KernelParsingTest {
         10000:\tfrom all fwmark 0x100000/0xf00000 lookup 100001
         10000:\tfrom all fwmark 0x1 lookup 300
         20000:\tfrom all fwmark 0x200000/0xf00000 lookup 100002
+        10000:\tfrom all fwmark 0x300000/0xf00000 lookup 100003 proto static
         32766:\tfrom all lookup main
         """;
     String routes =
@@ -61,7 +62,11 @@ class KernelParsingTest {
         default via 192.0.2.254 dev eth0
         """;
     ObservedRoutes r = KernelReader.parseRoutes(Family.V4, SPACE, rules, routes);
-    assertEquals(List.of(new PolicyRule(Family.V4, 0x100000, 0xf00000, 100001, 10000)), r.rules());
+    assertEquals(
+        List.of(
+            new PolicyRule(Family.V4, 0x100000, 0xf00000, 100001, 10000),
+            new PolicyRule(Family.V4, 0x300000, 0xf00000, 100003, 10000)),
+        r.rules());
     assertEquals(Map.of(100001L, "192.0.2.2"), r.defaultGateways());
     assertEquals(java.util.Set.of(100001L, 100003L), r.tables());
   }
