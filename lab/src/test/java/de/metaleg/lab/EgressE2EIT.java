@@ -234,7 +234,7 @@ class EgressE2EIT {
       awaitSources("agents of node-1 and node-2 stopped: rules stay", lbFor(ENDPOINT_PODS));
       lab.startAgent("node-1");
       lab.startAgent("node-2");
-      awaitPlansReadyAfterRestart();
+      awaitPlansReady();
       v4.awaitAnswer(plan.lbIPv4());
       v6.awaitAnswer(plan.lbIPv6());
       v4.assertNeverBroken();
@@ -386,10 +386,6 @@ class EgressE2EIT {
 
   static void awaitPlansReady() {
     Await.until("every plan Ready for its current generation", CONVERGE, EgressE2EIT::notReady);
-  }
-
-  static void awaitPlansReadyAfterRestart() {
-    awaitPlansReady();
   }
 
   /** kubectl-style: what `kubectl get egp` shows in READY, checked against the generation. */

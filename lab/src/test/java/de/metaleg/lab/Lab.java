@@ -217,11 +217,6 @@ final class Lab implements AutoCloseable {
     }
   }
 
-  boolean running(String name) {
-    Process p = processes.get(name);
-    return p != null && p.isAlive();
-  }
-
   private Optional<String> exitedOrWaiting(String name) {
     Process p = processes.get(name);
     if (p != null && !p.isAlive()) {
