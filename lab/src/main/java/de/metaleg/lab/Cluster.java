@@ -45,8 +45,19 @@ public final class Cluster {
     return client;
   }
 
-  /** Creates or replaces a Node with InternalIP addresses of both families. */
+  /**
+   * Creates or replaces a Node with InternalIP addresses of both families ({@code null} leaves a
+   * family out, like a node whose kubelet reports no IPv6 address).
+   */
   public void upsertNode(String name, String ipv4, String ipv6) {
+    List<io.fabric8.kubernetes.api.model.NodeAddress> addresses = new java.util.ArrayList<>();
+    if (ipv4 != null) {
+      addresses.add(new NodeAddressBuilder().withType("InternalIP").withAddress(ipv4).build());
+    }
+    if (ipv6 != null) {
+      addresses.add(new NodeAddressBuilder().withType("InternalIP").withAddress(ipv6).build());
+    }
+    addresses.add(new NodeAddressBuilder().withType("Hostname").withAddress(name).build());
     Node node =
         new NodeBuilder()
             .withNewMetadata()
@@ -54,10 +65,7 @@ public final class Cluster {
             .withLabels(Map.of("kubernetes.io/hostname", name))
             .endMetadata()
             .withNewStatus()
-            .withAddresses(
-                new NodeAddressBuilder().withType("InternalIP").withAddress(ipv4).build(),
-                new NodeAddressBuilder().withType("InternalIP").withAddress(ipv6).build(),
-                new NodeAddressBuilder().withType("Hostname").withAddress(name).build())
+            .withAddresses(addresses)
             .endStatus()
             .build();
     client.nodes().resource(node).createOr(existing -> existing.update());

@@ -268,6 +268,43 @@ class EgressE2EIT {
     }
   }
 
+  @Test
+  @Order(11)
+  void gatewayWithoutInternalIPv6RejectsOnlyForwardedIPv6() {
+    ensureService(true);
+    metallb.announce(WEB, "node-2");
+    awaitSources("precondition: LB IP egress", lbFor(ENDPOINT_PODS));
+    LabPlan.Node node2 = plan.node("node-2");
+    cluster.upsertNode(node2.name(), node2.ipv4(), null);
+    try {
+      // IPv4 unchanged everywhere; IPv6: node-2's own pod is still SNATed there, while node-1
+      // and node-3 cannot route to a gateway without IPv6 InternalIP and must reject.
+      Await.until(
+          "node-2 without IPv6 InternalIP: v4 LB IP everywhere, v6 rejected on node-1/node-3",
+          CONVERGE,
+          () -> {
+            lab.assertProcessesAlive();
+            List<String> wrong = new ArrayList<>();
+            for (String pod : ENDPOINT_PODS) {
+              Probe v4 = probe(pod, plan.externalIPv4());
+              if (!plan.lbIPv4().equals(v4.seen())) {
+                wrong.add(pod + " v4 " + v4);
+              }
+              Probe v6 = probe(pod, plan.externalIPv6());
+              boolean ok = pod.equals("2a") ? plan.lbIPv6().equals(v6.seen()) : v6.rejected();
+              if (!ok) {
+                wrong.add(pod + " v6 " + v6);
+              }
+            }
+            return describe(wrong);
+          });
+      awaitPlansReady();
+    } finally {
+      cluster.upsertNode(node2.name(), node2.ipv4(), node2.ipv6());
+    }
+    awaitSources("node-2 has its IPv6 InternalIP again", lbFor(ENDPOINT_PODS));
+  }
+
   // ---------------------------------------------------------------- helpers
 
   static void ensureService(boolean optIn) {
