@@ -52,7 +52,7 @@ public record AgentConfig(
           new Variable(HEALTH_PROBE_BIND_ADDRESS, ":21794"));
 
   /** Firewall backends this version implements. */
-  public static final List<String> FIREWALL_BACKENDS = List.of("iptables");
+  public static final List<String> FIREWALL_BACKENDS = List.of("iptables", "nftables");
 
   public static final List<String> ROUTE_BACKENDS = List.of("netlink");
 
@@ -85,9 +85,7 @@ public record AgentConfig(
       throw new ConfigException(
           FIREWALL_BACKEND,
           fw,
-          fw.equals("nftables")
-              ? "the nftables backend is not implemented in this version; use iptables"
-              : "unknown firewall backend; supported: " + String.join(", ", FIREWALL_BACKENDS));
+          "unknown firewall backend; supported: " + String.join(", ", FIREWALL_BACKENDS));
     }
     String route = env.string(ROUTE_BACKEND, defaultOf(ROUTE_BACKEND));
     if (!ROUTE_BACKENDS.contains(route)) {

@@ -1,8 +1,10 @@
 package de.metaleg.agent;
 
 import de.metaleg.agent.kernel.Cleanup;
+import de.metaleg.agent.kernel.Dataplane;
 import de.metaleg.agent.kernel.IptablesDataplane;
 import de.metaleg.agent.kernel.IptablesFlavor;
+import de.metaleg.agent.kernel.NftDataplane;
 import de.metaleg.agent.kernel.ProcessRunner;
 import de.metaleg.agent.loop.AgentLoop;
 import de.metaleg.agent.loop.AgentMetrics;
@@ -60,19 +62,20 @@ public final class AgentMain {
   }
 
   private static void run(AgentConfig config, ProcessRunner runner) throws InterruptedException {
-    IptablesFlavor flavor = IptablesFlavor.detect(runner);
+    NodeFacts facts = new NodeFacts(config.markSpace(), config.excludeDestinations());
+    Dataplane dataplane =
+        config.firewallBackend().equals("nftables")
+            ? new NftDataplane(runner, facts)
+            : new IptablesDataplane(runner, IptablesFlavor.detect(runner), facts);
     LOG.info(
         "metaleg-node-agent {} on node {}: firewall {}, routes {}, mask {}, tables {}..{}",
         version(),
         config.nodeName(),
-        flavor.statusName(),
+        dataplane.firewallBackend(),
         config.routeBackend(),
         de.metaleg.agent.model.MarkSpace.hex(config.markSpace().mask()),
         config.markSpace().firstTable(),
         config.markSpace().lastTable());
-    IptablesDataplane dataplane =
-        new IptablesDataplane(
-            runner, flavor, new NodeFacts(config.markSpace(), config.excludeDestinations()));
     AgentMetrics metrics = new AgentMetrics();
     KubernetesClient client = new KubernetesClientBuilder().build();
     AgentLoop loop =

@@ -87,7 +87,6 @@ class AgentConfigTest {
       delimiter = '|',
       value = {
         "NODE_NAME|''|NODE_NAME",
-        "FIREWALL_BACKEND|nftables|not implemented",
         "FIREWALL_BACKEND|ipfw|unknown firewall backend",
         "ROUTE_BACKEND|bird|unknown route backend",
         "FIREWALL_MASK|0x00F10000|contiguous",
@@ -121,6 +120,12 @@ class AgentConfigTest {
         252, AgentConfig.fromEnv(env("ROUTE_TABLE_ID_OFFSET", "237")).markSpace().lastTable());
     assertEquals(
         256, AgentConfig.fromEnv(env("ROUTE_TABLE_ID_OFFSET", "255")).markSpace().firstTable());
+  }
+
+  @Test
+  void nftablesIsAFirewallBackend() {
+    assertEquals(
+        "nftables", AgentConfig.fromEnv(env("FIREWALL_BACKEND", "nftables")).firewallBackend());
   }
 
   @Test

@@ -3,6 +3,7 @@ package de.metaleg.agent.kernel;
 import de.metaleg.agent.model.Family;
 import de.metaleg.agent.model.MarkSpace;
 import de.metaleg.agent.render.Names;
+import de.metaleg.agent.render.NftPayloads;
 import de.metaleg.agent.render.ObservedRoutes;
 import de.metaleg.agent.render.RoutePayloads;
 import de.metaleg.agent.render.Rules.PolicyRule;
@@ -16,9 +17,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@code --cleanup}: removes every MetalEG object for both families and both iptables flavours —
- * jumps and METALEG-* chains, ip rules and owned route tables, metaleg-* sets — in that order
- * (marks first, sets last). Only objects found in the save/list output are touched, so it is
- * idempotent and never loads a flavour's kernel modules that were not in use.
+ * jumps and METALEG-* chains, the nftables table {@code inet metaleg}, ip rules and owned route
+ * tables, metaleg-* sets — in that order (marks first, sets last). Only objects found in the
+ * save/list output are touched, so it is idempotent and never loads a flavour's kernel modules that
+ * were not in use.
  */
 public final class Cleanup {
   private static final Logger LOG = LoggerFactory.getLogger(Cleanup.class);
@@ -48,6 +50,7 @@ public final class Cleanup {
         }
       }
     }
+    removeNftTable(runner, problems);
     KernelReader reader = new KernelReader(runner);
     for (Family f : Family.values()) {
       ObservedRoutes routes;
@@ -92,6 +95,25 @@ public final class Cleanup {
       problems.add("`ipset list -n` failed: " + list.stderr().strip());
     }
     return problems;
+  }
+
+  /** Deletes {@code table inet metaleg} if it exists (and nothing when nft is not installed). */
+  private static void removeNftTable(CommandRunner runner, List<String> problems) {
+    CommandRunner.Result tables = runner.run(List.of("nft", "list", "tables"));
+    if (!tables.ok()) {
+      LOG.debug("nft not usable: {}", tables.stderr().strip());
+      return;
+    }
+    if (tables.stdout().lines().noneMatch(l -> l.strip().equals("table " + NftPayloads.T))) {
+      return;
+    }
+    List<String> argv = List.of("nft", "delete", "table", NftPayloads.FAMILY, NftPayloads.TABLE);
+    CommandRunner.Result r = runner.run(argv);
+    if (!r.ok()) {
+      problems.add(DataplaneException.of(argv, r, null, "").getMessage());
+    } else {
+      LOG.info("removed nft table {}", NftPayloads.T);
+    }
   }
 
   /**

@@ -9,8 +9,8 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Programs one node's kernel. The firewall backend is an implementation detail of the
- * implementation ({@link IptablesDataplane} today; an nftables one can be added beside it).
+ * Programs one node's kernel: {@link IptablesDataplane} (FIREWALL_BACKEND=iptables) or {@link
+ * NftDataplane} (nftables); both use {@link NetlinkRoutes} for ip rules and routes.
  */
 public interface Dataplane {
   /**
@@ -39,6 +39,11 @@ public interface Dataplane {
    * {@code plan} maps gateway IPs back to node names.
    */
   default Map<String, List<Entry>> recoverEntries(Set<String> services, DesiredPlan plan) {
+    return Map.of();
+  }
+
+  /** The current mark allocation (gateway node to mark index), for status and tests. */
+  default Map<String, Integer> allocation() {
     return Map.of();
   }
 

@@ -10,7 +10,8 @@ import java.util.regex.Pattern;
  * the tool reported one) and gives the equivalent shell command for that line.
  */
 public class DataplaneException extends RuntimeException {
-  private static final Pattern LINE = Pattern.compile("(?:[Ll]ine:? |Command failed \\S*:)(\\d+)");
+  private static final Pattern LINE =
+      Pattern.compile("(?:[Ll]ine:? |Command failed \\S*:|/dev/stdin:)(\\d+)");
 
   public DataplaneException(String message) {
     super(message);

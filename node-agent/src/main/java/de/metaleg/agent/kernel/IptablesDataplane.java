@@ -6,21 +6,15 @@ import de.metaleg.agent.model.Family;
 import de.metaleg.agent.model.MarkSpace;
 import de.metaleg.agent.render.DataplaneRenderer;
 import de.metaleg.agent.render.DesiredState;
-import de.metaleg.agent.render.GatewayFamily;
 import de.metaleg.agent.render.IpSetSpec;
 import de.metaleg.agent.render.IpsetPayloads;
 import de.metaleg.agent.render.IptablesPayloads;
-import de.metaleg.agent.render.MarkAllocator;
 import de.metaleg.agent.render.NodeFacts;
 import de.metaleg.agent.render.ObservedRoutes;
 import de.metaleg.agent.render.ObservedSet;
-import de.metaleg.agent.render.RoutePayloads;
-import de.metaleg.agent.render.Rules.PolicyRule;
-import de.metaleg.agent.render.Rules.RouteSpec;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,8 +25,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,7 +42,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class IptablesDataplane implements Dataplane {
   private static final Logger LOG = LoggerFactory.getLogger(IptablesDataplane.class);
-  private static final Pattern BATCH_FAILED = Pattern.compile("Command failed \\S*:(\\d+)");
 
   /** What the last successful sync left in the kernel. */
   private record Applied(
@@ -72,6 +63,7 @@ public final class IptablesDataplane implements Dataplane {
   private final IptablesFlavor flavor;
   private final NodeFacts facts;
   private final KernelReader reader;
+  private final NetlinkRoutes netlink;
   private Map<String, Integer> allocation;
   private Applied applied;
 
@@ -80,6 +72,7 @@ public final class IptablesDataplane implements Dataplane {
     this.flavor = flavor;
     this.facts = facts;
     this.reader = new KernelReader(runner);
+    this.netlink = new NetlinkRoutes(runner, facts.marks());
   }
 
   @Override
@@ -104,20 +97,10 @@ public final class IptablesDataplane implements Dataplane {
 
     CompletableFuture<Map<String, ObservedSet>> readSets =
         full ? CompletableFuture.supplyAsync(reader::sets, FAMILY_POOL) : null;
-    Map<Family, ObservedRoutes> routes = new EnumMap<>(Family.class);
-    for (Family f : Family.values()) {
-      routes.put(f, full ? reader.routes(f, space) : before.routes().get(f));
-    }
+    Map<Family, ObservedRoutes> routes = full ? netlink.read() : before.routes();
     Map<String, ObservedSet> sets = full ? join(readSets) : before.sets();
     lap(steps, t, "read");
-    if (allocation == null) {
-      Map<Family, Map<Long, String>> gws = new EnumMap<>(Family.class);
-      routes.forEach((f, r) -> gws.put(f, r.defaultGateways()));
-      allocation = MarkAllocator.recover(gws, plan, space);
-      LOG.info("adopted gateway marks from the kernel: {}", allocation);
-    }
-    allocation =
-        MarkAllocator.allocate(allocation, MarkAllocator.gatewayNodes(plan), space.maxIndex());
+    allocation = netlink.allocate(allocation, routes, plan);
     DesiredState state = DataplaneRenderer.render(plan, facts, allocation, Set.of());
     lap(steps, t, "render");
 
@@ -126,57 +109,9 @@ public final class IptablesDataplane implements Dataplane {
     lap(steps, t, "ipset");
 
     // 2. routes before the marks that use them
-    Set<GatewayFamily> unroutable = new HashSet<>();
-    Map<Family, ObservedRoutes> touched = new EnumMap<>(Family.class);
-    for (Family f : Family.values()) {
-      ObservedRoutes cur = routes.get(f);
-      String batch = RoutePayloads.install(state.routes(f), state.policyRules(f), cur);
-      Set<Long> tables = new HashSet<>(cur.tables());
-      List<PolicyRule> rules = new ArrayList<>(cur.rules());
-      state.routes(f).forEach(r -> tables.add(r.table()));
-      rules.addAll(state.policyRules(f));
-      touched.put(f, new ObservedRoutes(f, tables, cur.defaultGateways(), rules));
-      if (batch.isEmpty()) {
-        continue;
-      }
-      List<String> argv = List.of("ip", f.ipFlag(), "-force", "-batch", "-");
-      CommandRunner.Result r = runner.run(argv, batch);
-      if (!r.ok()) {
-        List<String> lines = batch.lines().toList();
-        if (!BATCH_FAILED.matcher(r.stderr()).find()) {
-          throw DataplaneException.of(argv, r, batch, "ip " + f.ipFlag()); // e.g. ip not found
-        }
-        StringBuilder message = new StringBuilder();
-        for (String err : r.stderr().split("\n")) {
-          Matcher m = BATCH_FAILED.matcher(err);
-          if (!m.find()) {
-            message.append(err.strip()).append(' ');
-            continue;
-          }
-          int n = Integer.parseInt(m.group(1));
-          String line = n >= 1 && n <= lines.size() ? lines.get(n - 1) : "";
-          String why = message.toString().strip();
-          message.setLength(0);
-          if (line.startsWith("rule add") && why.contains("File exists")) {
-            continue; // the rule is already there: what we wanted
-          }
-          Long table = tableOf(state, f, line);
-          if (table == null) {
-            throw DataplaneException.of(argv, r, batch, "ip " + f.ipFlag());
-          }
-          int index = space.indexOfTable(table);
-          allocation.forEach(
-              (node, i) -> {
-                if (i == index) {
-                  unroutable.add(new GatewayFamily(node, f));
-                }
-              });
-          warnings.add("`ip " + f.ipFlag() + " " + line + "` failed: " + why);
-        }
-      }
-    }
-    if (!unroutable.isEmpty()) {
-      state = DataplaneRenderer.render(plan, facts, allocation, unroutable);
+    NetlinkRoutes.Installed installed = netlink.install(state, routes, allocation, warnings);
+    if (!installed.unroutable().isEmpty()) {
+      state = DataplaneRenderer.render(plan, facts, allocation, installed.unroutable());
     }
 
     lap(steps, t, "routes");
@@ -215,17 +150,7 @@ public final class IptablesDataplane implements Dataplane {
     lap(steps, t, "iptables+jumps");
 
     // 5. stale objects, now that no rule uses them
-    for (Family f : Family.values()) {
-      String stale =
-          RoutePayloads.removeStale(state.routes(f), state.policyRules(f), touched.get(f));
-      if (!stale.isEmpty()) {
-        List<String> argv = List.of("ip", f.ipFlag(), "-force", "-batch", "-");
-        CommandRunner.Result r = runner.run(argv, stale);
-        if (!r.ok()) {
-          warnings.add(DataplaneException.of(argv, r, stale, "ip " + f.ipFlag()).getMessage());
-        }
-      }
-    }
+    netlink.removeStale(state, installed.touched(), warnings);
     String staleSets = IpsetPayloads.removeStale(state.sets(), sets);
     if (!staleSets.isEmpty()) {
       try {
@@ -236,7 +161,7 @@ public final class IptablesDataplane implements Dataplane {
     }
     lap(steps, t, "stale");
     warnings.forEach(w -> LOG.warn("{}", w));
-    applied = new Applied(state, payloads, setsOf(state), routesOf(state));
+    applied = new Applied(state, payloads, setsOf(state), NetlinkRoutes.routesOf(state));
     LOG.debug("{} sync steps (ms): {}", full ? "full" : "incremental", steps);
     return new SyncResult(state, full, warnings, steps);
   }
@@ -253,21 +178,6 @@ public final class IptablesDataplane implements Dataplane {
     long now = System.nanoTime();
     steps.put(name, (now - t[0]) / 1_000_000);
     t[0] = now;
-  }
-
-  /** The table a failed {@code ip -batch} line refers to, if it is one of ours. */
-  private static Long tableOf(DesiredState state, Family f, String line) {
-    for (RouteSpec r : state.routes(f)) {
-      if (RoutePayloads.routeLine(r).equals(line)) {
-        return r.table();
-      }
-    }
-    for (PolicyRule r : state.policyRules(f)) {
-      if (("rule add " + RoutePayloads.ruleSpec(r)).equals(line)) {
-        return r.table();
-      }
-    }
-    return null;
   }
 
   private void ensureJumps(Family f) {
@@ -308,16 +218,6 @@ public final class IptablesDataplane implements Dataplane {
     return out;
   }
 
-  private static Map<Family, ObservedRoutes> routesOf(DesiredState state) {
-    Map<Family, ObservedRoutes> out = new EnumMap<>(Family.class);
-    for (Family f : Family.values()) {
-      Map<Long, String> gws = new HashMap<>();
-      state.routes(f).forEach(r -> gws.put(r.table(), r.gateway()));
-      out.put(f, new ObservedRoutes(f, gws.keySet(), gws, state.policyRules(f)));
-    }
-    return out;
-  }
-
   @Override
   public synchronized Optional<String> drift() {
     Applied a = applied;
@@ -353,18 +253,8 @@ public final class IptablesDataplane implements Dataplane {
                   drift.add(flavor.iptables(f) + " jump to " + key + " missing");
                 }
               });
-      ObservedRoutes have = reader.routes(f, facts.marks());
-      for (RouteSpec r : a.state().routes(f)) {
-        if (!r.gateway().equals(have.defaultGateways().get(r.table()))) {
-          drift.add("ip " + f.ipFlag() + " route table " + r.table() + " lost its default route");
-        }
-      }
-      for (PolicyRule r : a.state().policyRules(f)) {
-        if (!have.rules().contains(r)) {
-          drift.add("ip " + f.ipFlag() + " rule " + RoutePayloads.ruleSpec(r) + " missing");
-        }
-      }
     }
+    drift.addAll(netlink.drift(a.state()));
     return drift.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", drift));
   }
 
@@ -394,7 +284,7 @@ public final class IptablesDataplane implements Dataplane {
     return out;
   }
 
-  /** The current mark allocation (node to index), for status and tests. */
+  @Override
   public synchronized Map<String, Integer> allocation() {
     return allocation == null ? Map.of() : new TreeMap<>(allocation);
   }

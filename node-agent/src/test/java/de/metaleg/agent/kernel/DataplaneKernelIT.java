@@ -23,7 +23,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The iptables dataplane against the real tools in a throwaway namespace, for both flavours.
+ * Both firewall backends (iptables in both flavours, nftables) against the real tools in a
+ * throwaway namespace ({@code megA-*} / {@code megN-*}). The iptables-only test at the end covers
+ * entry recovery, which the nftables backend does not implement.
  *
  * <p>Addresses: the namespace's link 192.0.2.1/24 and 2001:db8::1/64 (gateway nodes .2/.3 and
  * ::2/::3 on it), pods 10.244.1.x / fd00:10:244:1::x, LB IPs 198.51.100.x / 2001:db8:100::x, and
@@ -49,8 +51,9 @@ class DataplaneKernelIT {
     }
   }
 
-  private void prepare(String name, IptablesFlavor flavor) {
-    ns = kernel.namespace(name);
+  private void prepare(String name, Backend backend) {
+    ns = kernel.namespace(backend.namespacePrefix(), name);
+    IptablesFlavor flavor = backend.iptables();
     sh(
         ns,
         "ip link add lan0 type veth peer name lan1 && ip link set lan0 up && ip link set lan1 up");
@@ -71,6 +74,11 @@ class DataplaneKernelIT {
         ns,
         "ip rule add fwmark 0x1 table 300 priority 20000 && ip route add default via 192.0.2.254 table 300");
     sh(ns, "ipset create foreign-set hash:ip");
+    sh(
+        ns,
+        "nft add table inet foreign && nft add chain inet foreign pre"
+            + " '{ type filter hook prerouting priority mangle; }'"
+            + " && nft add rule inet foreign pre udp dport 9999 counter");
   }
 
   private void assertForeignSurvives(IptablesFlavor flavor) {
@@ -83,6 +91,16 @@ class DataplaneKernelIT {
     assertTrue(out(ns, "ip rule").contains("lookup 300"));
     assertTrue(out(ns, "ip route show table 300").contains("192.0.2.254"));
     assertTrue(out(ns, "ipset list -n").contains("foreign-set"));
+    assertTrue(out(ns, "nft list table inet foreign").contains("udp dport 9999 counter"));
+  }
+
+  /** The elements of one set or map of MetalEG's nft table (nftables backend). */
+  private List<String> nft(String setOrMap) {
+    return new NftReader(ns).table().orElseThrow().elements().getOrDefault(setOrMap, List.of());
+  }
+
+  private java.util.Set<String> nftChains() {
+    return new NftReader(ns).table().orElseThrow().chains().keySet();
   }
 
   static Entry forward(String service, Family f, String node, String gw, String... sources) {
@@ -122,10 +140,11 @@ class DataplaneKernelIT {
   }
 
   @ParameterizedTest
-  @EnumSource(IptablesFlavor.class)
-  void programsChangesAndRemovesOwnedStateOnly(IptablesFlavor flavor) {
-    prepare("dp-" + flavor.name().toLowerCase(), flavor);
-    IptablesDataplane dp = new IptablesDataplane(ns, flavor, facts);
+  @EnumSource(Backend.class)
+  void programsChangesAndRemovesOwnedStateOnly(Backend backend) {
+    prepare("dp-" + backend.shortName(), backend);
+    IptablesFlavor flavor = backend.iptables();
+    Dataplane dp = backend.create(ns, facts);
     String webSet4 = Names.sourceSet("shop/web", Family.V4);
     String webSet6 = Names.sourceSet("shop/web", Family.V6);
 
@@ -137,20 +156,39 @@ class DataplaneKernelIT {
     entries.add(forward("shop/other", Family.V4, "node-c", "192.0.2.3", "10.244.1.8"));
     dp.sync(new DesiredPlan(entries), false);
 
-    String save4 = out(ns, flavor.save(Family.V4));
-    assertTrue(save4.contains("-A PREROUTING -j METALEG-MARK"), save4);
-    assertTrue(save4.contains("-A POSTROUTING -j METALEG-POSTROUTING"), save4);
-    assertTrue(save4.contains("-A FORWARD -j METALEG-FORWARD"), save4);
-    assertTrue(
-        save4.contains(
-            "--match-set "
-                + webSet4
-                + " src -m comment --comment \"metaleg forward shop/web\" -j MARK --set-xmark 0x100000/0xf00000"),
-        save4);
-    assertTrue(save4.contains("-j SNAT --to-source 198.51.100.10"), save4);
-    assertTrue(save4.contains("-j REJECT --reject-with icmp-port-unreachable"), save4);
-    assertTrue(out(ns, "ipset save").contains("add " + webSet4 + " 10.244.1.5"));
-    assertTrue(out(ns, "ipset save").contains("add " + webSet6 + " fd00:10:244:1::5"));
+    if (backend.nft()) {
+      String table = out(ns, "nft list table inet metaleg");
+      assertTrue(table.contains("type filter hook prerouting priority mangle;"), table);
+      assertTrue(table.contains("type nat hook postrouting priority srcnat - 10;"), table);
+      assertTrue(table.contains("type filter hook forward priority filter;"), table);
+      assertTrue(nft("mark4").contains("10.244.1.5 : goto mark-1"), table);
+      assertTrue(nft("mark4").contains("10.244.1.8 : goto mark-2"), table);
+      assertTrue(nft("mark6").contains("fd00:10:244:1::5 : goto mark-1"), table);
+      // nft prints the "keep other bits" mask folded with the value: & 0xff1fffff | 0x00100000
+      assertTrue(table.contains("meta mark set meta mark & 0xff1fffff | 0x00100000"), table);
+      assertTrue(nft("snat4").contains("10.244.1.7 : 198.51.100.10"), table);
+      assertEquals(List.of("10.244.1.9"), nft("reject4"), table);
+    } else {
+      String save4 = out(ns, flavor.save(Family.V4));
+      assertTrue(save4.contains("-A PREROUTING -j METALEG-MARK"), save4);
+      assertTrue(save4.contains("-A POSTROUTING -j METALEG-POSTROUTING"), save4);
+      assertTrue(save4.contains("-A FORWARD -j METALEG-FORWARD"), save4);
+      assertTrue(
+          save4.contains(
+              "--match-set "
+                  + webSet4
+                  + " src -m comment --comment \"metaleg forward shop/web\" -j MARK --set-xmark 0x100000/0xf00000"),
+          save4);
+      assertTrue(save4.contains("-j SNAT --to-source 198.51.100.10"), save4);
+      assertTrue(save4.contains("-j REJECT --reject-with icmp-port-unreachable"), save4);
+      assertTrue(out(ns, "ipset save").contains("add " + webSet4 + " 10.244.1.5"));
+      assertTrue(out(ns, "ipset save").contains("add " + webSet6 + " fd00:10:244:1::5"));
+      // the nat chain's first rule lets marked packets skip the masquerade
+      assertTrue(
+          save4.contains(
+              "-A POSTROUTING -j METALEG-POSTROUTING\n-A POSTROUTING -s 10.244.0.0/16 -j MASQUERADE"),
+          save4);
+    }
     assertTrue(
         out(ns, "ip rule").contains("10000:\tfrom all fwmark 0x100000/0xf00000 lookup 100001"));
     assertTrue(
@@ -158,18 +196,18 @@ class DataplaneKernelIT {
     assertTrue(out(ns, "ip route show table 100001").startsWith("default via 192.0.2.2"));
     assertTrue(out(ns, "ip -6 route show table 100001").startsWith("default via 2001:db8::2"));
     assertEquals(Optional.empty(), dp.drift());
-    // the nat chain's first rule lets marked packets skip the masquerade
-    assertTrue(
-        save4.contains(
-            "-A POSTROUTING -j METALEG-POSTROUTING\n-A POSTROUTING -s 10.244.0.0/16 -j MASQUERADE"),
-        save4);
     assertForeignSurvives(flavor);
 
-    // one pod added: incremental, only the set changes
+    // one pod added: incremental, only the set (or map) changes
     entries.set(
         0, forward("shop/web", Family.V4, "node-b", "192.0.2.2", "10.244.1.5", "10.244.1.6"));
     assertFalse(dp.sync(new DesiredPlan(entries), false).full());
-    assertTrue(out(ns, "ipset save").contains("add " + webSet4 + " 10.244.1.6"));
+    if (backend.nft()) {
+      assertTrue(nft("mark4").contains("10.244.1.6 : goto mark-1"), nft("mark4").toString());
+    } else {
+      assertTrue(out(ns, "ipset save").contains("add " + webSet4 + " 10.244.1.6"));
+    }
+    assertEquals(Optional.empty(), dp.drift());
 
     // shop/web's gateway moves to node-c (already used by shop/other): node-b's mark, rule and
     // table are gone
@@ -181,58 +219,109 @@ class DataplaneKernelIT {
     assertTrue(out(ns, "ip -6 route show table 100002").startsWith("default via 2001:db8::3"));
     assertEquals("", out(ns, "ip route show table 100001"));
     assertFalse(out(ns, "ip rule").contains("lookup 100001"));
-    assertTrue(out(ns, flavor.save(Family.V4)).contains("--set-xmark 0x200000/0xf00000"));
-    assertFalse(out(ns, flavor.save(Family.V4)).contains("--set-xmark 0x100000/0xf00000"));
+    if (backend.nft()) {
+      assertTrue(nft("mark4").contains("10.244.1.5 : goto mark-2"), nft("mark4").toString());
+      assertTrue(nft("mark6").contains("fd00:10:244:1::5 : goto mark-2"));
+      assertFalse(nftChains().contains("mark-1"), nftChains().toString());
+    } else {
+      assertTrue(out(ns, flavor.save(Family.V4)).contains("--set-xmark 0x200000/0xf00000"));
+      assertFalse(out(ns, flavor.save(Family.V4)).contains("--set-xmark 0x100000/0xf00000"));
+    }
 
     // restart: a new agent adopts node-c's mark although index 1 is free now
-    dp = new IptablesDataplane(ns, flavor, facts);
+    dp = backend.create(ns, facts);
     dp.sync(new DesiredPlan(entries), false);
     assertEquals(Map.of("node-c", 2), dp.allocation());
     assertTrue(out(ns, "ip route show table 100002").startsWith("default via 192.0.2.3"));
     assertEquals(
         1, countMatches(out(ns, "ip rule"), "lookup 100002"), "no duplicate ip rule after restart");
-    assertEquals(
-        1,
-        countMatches(out(ns, flavor.save(Family.V4)), "-A PREROUTING -j METALEG-MARK"),
-        "no duplicate jump");
+    if (backend.nft()) {
+      NftReader.ObservedTable t = new NftReader(ns).table().orElseThrow();
+      assertEquals(5, t.chains().get("prerouting").size(), "no duplicate rules: " + t);
+      assertEquals(
+          java.util.Set.of("forward", "postrouting", "prerouting", "mark-2"), t.chains().keySet());
+    } else {
+      assertEquals(
+          1,
+          countMatches(out(ns, flavor.save(Family.V4)), "-A PREROUTING -j METALEG-MARK"),
+          "no duplicate jump");
+    }
+    assertEquals(Optional.empty(), dp.drift());
 
     // switch to Reject (and shop/other removed): marks, rules and table gone, rejects present
     entries.remove(4);
     entries.set(0, reject("shop/web", Family.V4, "10.244.1.5", "10.244.1.6"));
     entries.set(1, reject("shop/web", Family.V6, "fd00:10:244:1::5"));
     dp.sync(new DesiredPlan(entries), false);
-    String save = out(ns, flavor.save(Family.V4));
-    assertFalse(save.contains("-j MARK --set-xmark 0x200000"), save);
-    assertTrue(
-        save.contains(
-            "--match-set "
-                + webSet4
-                + " src -m comment --comment \"metaleg reject shop/web\" -j REJECT"),
-        save);
-    assertTrue(
-        out(ns, flavor.save(Family.V6))
-            .contains(
-                "--match-set "
-                    + webSet6
-                    + " src -m comment --comment \"metaleg reject shop/web\" -j REJECT --reject-with icmp6-port-unreachable"));
+    if (backend.nft()) {
+      assertEquals(List.of(), nft("mark4"));
+      assertEquals(List.of(), nft("mark6"));
+      assertEquals(
+          java.util.Set.of("10.244.1.5", "10.244.1.6", "10.244.1.9"),
+          new java.util.HashSet<>(nft("reject4")));
+      assertEquals(List.of("fd00:10:244:1::5"), nft("reject6"));
+      assertFalse(nftChains().contains("mark-2"), nftChains().toString());
+    } else {
+      String save = out(ns, flavor.save(Family.V4));
+      assertFalse(save.contains("-j MARK --set-xmark 0x200000"), save);
+      assertTrue(
+          save.contains(
+              "--match-set "
+                  + webSet4
+                  + " src -m comment --comment \"metaleg reject shop/web\" -j REJECT"),
+          save);
+      assertTrue(
+          out(ns, flavor.save(Family.V6))
+              .contains(
+                  "--match-set "
+                      + webSet6
+                      + " src -m comment --comment \"metaleg reject shop/web\" -j REJECT --reject-with icmp6-port-unreachable"));
+    }
     assertFalse(out(ns, "ip rule").contains("lookup 10000"));
     assertEquals("", out(ns, "ip route show table 100002"));
 
-    // entry removed: its sets are destroyed
+    // entry removed: its sets (or elements) are gone
     entries.remove(1);
     entries.remove(0);
     dp.sync(new DesiredPlan(entries), false);
-    assertFalse(out(ns, "ipset list -n").contains(webSet4));
-    assertFalse(out(ns, "ipset list -n").contains(webSet6));
+    if (backend.nft()) {
+      assertEquals(List.of("10.244.1.9"), nft("reject4"));
+      assertEquals(List.of(), nft("reject6"));
+    } else {
+      assertFalse(out(ns, "ipset list -n").contains(webSet4));
+      assertFalse(out(ns, "ipset list -n").contains(webSet6));
+    }
     assertForeignSurvives(flavor);
 
     // external flush: the canary notices, a full sync repairs
-    sh(ns, flavor.iptables(Family.V4) + " -t nat -F METALEG-POSTROUTING");
-    sh(ns, flavor.iptables(Family.V6) + " -t mangle -D PREROUTING -j METALEG-MARK");
-    assertTrue(dp.drift().isPresent());
-    dp.sync(new DesiredPlan(entries), true);
-    assertEquals(Optional.empty(), dp.drift());
-    assertTrue(out(ns, flavor.save(Family.V4)).contains("-j SNAT --to-source 198.51.100.10"));
+    if (backend.nft()) {
+      sh(ns, "nft flush chain inet metaleg postrouting && nft flush map inet metaleg snat4");
+      assertTrue(dp.drift().isPresent());
+      dp.sync(new DesiredPlan(entries), true);
+      assertEquals(Optional.empty(), dp.drift());
+      sh(ns, "nft delete table inet metaleg");
+      assertTrue(dp.drift().orElseThrow().contains("table inet metaleg missing"));
+      dp.sync(new DesiredPlan(entries), true);
+      assertEquals(Optional.empty(), dp.drift());
+      assertTrue(nft("snat4").contains("10.244.1.7 : 198.51.100.10"));
+      // a chain of ours re-declared with another priority: the table is replaced
+      sh(
+          ns,
+          "nft delete chain inet metaleg forward && nft add chain inet metaleg forward"
+              + " '{ type filter hook forward priority 5; }'");
+      dp.sync(new DesiredPlan(entries), true);
+      assertTrue(
+          out(ns, "nft list chain inet metaleg forward").contains("priority filter;"),
+          "forward chain back at its priority");
+      assertEquals(Optional.empty(), dp.drift());
+    } else {
+      sh(ns, flavor.iptables(Family.V4) + " -t nat -F METALEG-POSTROUTING");
+      sh(ns, flavor.iptables(Family.V6) + " -t mangle -D PREROUTING -j METALEG-MARK");
+      assertTrue(dp.drift().isPresent());
+      dp.sync(new DesiredPlan(entries), true);
+      assertEquals(Optional.empty(), dp.drift());
+      assertTrue(out(ns, flavor.save(Family.V4)).contains("-j SNAT --to-source 198.51.100.10"));
+    }
 
     // --cleanup: nothing of ours left, twice in a row, foreign state intact
     assertEquals(List.of(), Cleanup.run(ns, facts.marks()));
@@ -242,6 +331,7 @@ class DataplaneKernelIT {
         assertFalse(out(ns, fl.save(f)).contains("METALEG"), fl.save(f));
       }
     }
+    assertFalse(out(ns, "nft list tables").contains("metaleg"));
     assertFalse(out(ns, "ipset list -n").contains("metaleg-"));
     assertFalse(out(ns, "ip rule").contains("10000:"));
     assertFalse(out(ns, "ip -6 rule").contains("10000:"));
@@ -249,10 +339,10 @@ class DataplaneKernelIT {
   }
 
   @ParameterizedTest
-  @EnumSource(IptablesFlavor.class)
-  void unroutableGatewayIsRejectedNotMarked(IptablesFlavor flavor) {
-    prepare("unr-" + flavor.name().toLowerCase(), flavor);
-    IptablesDataplane dp = new IptablesDataplane(ns, flavor, facts);
+  @EnumSource(Backend.class)
+  void unroutableGatewayIsRejectedNotMarked(Backend backend) {
+    prepare("unr-" + backend.shortName(), backend);
+    Dataplane dp = backend.create(ns, facts);
     var result =
         dp.sync(
             new DesiredPlan(
@@ -260,16 +350,21 @@ class DataplaneKernelIT {
             false);
     assertEquals(1, result.state().problems().size(), result.state().problems().toString());
     assertFalse(result.warnings().isEmpty());
-    String save = out(ns, flavor.save(Family.V4));
-    assertFalse(save.contains("--set-xmark 0x100000"), save);
-    assertTrue(save.contains("metaleg reject shop/web"), save);
+    if (backend.nft()) {
+      assertEquals(List.of(), nft("mark4"));
+      assertEquals(List.of("10.244.1.5"), nft("reject4"));
+    } else {
+      String save = out(ns, backend.iptables().save(Family.V4));
+      assertFalse(save.contains("--set-xmark 0x100000"), save);
+      assertTrue(save.contains("metaleg reject shop/web"), save);
+    }
     assertFalse(out(ns, "ip rule").contains("10000:"), "no rule without a route");
   }
 
   @ParameterizedTest
   @EnumSource(IptablesFlavor.class)
   void restartRecoversTheProgrammedStateOfEntriesThatAreNowInvalid(IptablesFlavor flavor) {
-    prepare("rec-" + flavor.name().toLowerCase(), flavor);
+    prepare("rec-" + flavor.name().toLowerCase(), Backend.valueOf("IPTABLES_" + flavor.name()));
     List<Entry> programmed =
         List.of(
             forward("shop/web", Family.V4, "node-b", "192.0.2.2", "10.244.1.5", "10.244.1.6"),

@@ -9,13 +9,14 @@ import java.util.List;
 /**
  * Helpers for *KernelIT tests: they need root and the real tools. Without them the tests skip,
  * unless {@code -Dmetaleg.kernelTests=required} (CI), where they fail. Every namespace is named
- * {@code megA-...} and deleted after the test.
+ * {@code megA-...} (iptables) or {@code megN-...} (nftables) and deleted after the test.
  */
 public final class KernelTestSupport implements AutoCloseable {
   private static final List<String> TOOLS =
       List.of(
           "ip",
           "ipset",
+          "nft",
           "iptables-nft-restore",
           "iptables-legacy-restore",
           "ip6tables-nft-restore",
@@ -46,7 +47,12 @@ public final class KernelTestSupport implements AutoCloseable {
 
   /** Creates a fresh namespace {@code megA-<name>} (deleting a leftover of the same name). */
   public ProcessRunner namespace(String name) {
-    String ns = "megA-" + name;
+    return namespace("megA-", name);
+  }
+
+  /** Creates a fresh namespace {@code <prefix><name>} (deleting a leftover of the same name). */
+  public ProcessRunner namespace(String prefix, String name) {
+    String ns = prefix + name;
     ProcessRunner.host().run(List.of("ip", "netns", "del", ns));
     sh(ProcessRunner.host(), "ip netns add " + ns);
     namespaces.add(ns);

@@ -25,8 +25,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Golden files: each directory under {@code src/test/resources/render/} holds {@code plan.yaml} (an
  * EgressPlan spec), optionally {@code previous-allocation.properties} (node=index) and {@code
  * unroutable.txt} (node/IPv4 lines), and the expected payloads rendered from an empty kernel with
- * the default configuration (mask 0x00F00000, tables 100001.., default exclude CIDRs). Run with
- * {@code -Dmetaleg.updateGolden=true} to rewrite the expected files, then review the diff.
+ * the default configuration (mask 0x00F00000, tables 100001.., default exclude CIDRs): {@code
+ * ipset.restore}, {@code ip(6)tables.restore} and {@code ip-4/-6.batch} for the iptables backend,
+ * {@code nftables.nft} (one {@code nft -f} transaction) for the nftables backend. Run with {@code
+ * -Dmetaleg.updateGolden=true} to rewrite the expected files, then review the diff.
  *
  * <p>Test addresses: pods 10.244.x.y / fd00:10:244::x, node InternalIPs 192.0.2.x / 2001:db8::x, LB
  * IPs 198.51.100.x / 2001:db8:100::x.
@@ -97,6 +99,10 @@ class DataplaneRendererGoldenTest {
           "ip" + f.ipFlag() + ".batch",
           RoutePayloads.install(state.routes(f), state.policyRules(f), ObservedRoutes.empty(f)));
     }
+    out.put(
+        "nftables.nft",
+        NftPayloads.full(
+            NftPayloads.state(state, config.markSpace()), config.markSpace(), Set.of()));
     StringBuilder summary = new StringBuilder();
     List<String> problems = new java.util.ArrayList<>(conversion.problems());
     problems.addAll(state.problems());

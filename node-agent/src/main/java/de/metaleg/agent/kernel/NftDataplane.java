@@ -1,0 +1,188 @@
+package de.metaleg.agent.kernel;
+
+import de.metaleg.agent.model.DesiredPlan;
+import de.metaleg.agent.model.Family;
+import de.metaleg.agent.render.DataplaneRenderer;
+import de.metaleg.agent.render.DesiredState;
+import de.metaleg.agent.render.NftPayloads;
+import de.metaleg.agent.render.NftState;
+import de.metaleg.agent.render.NodeFacts;
+import de.metaleg.agent.render.ObservedRoutes;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * FIREWALL_BACKEND=nftables: one table, {@code table inet metaleg}, for both families; nothing
+ * outside it is touched. One sync is, in this order:
+ *
+ * <ol>
+ *   <li>one {@code ip -batch} per family: routes, then ip rules (shared with the iptables backend,
+ *       {@link NetlinkRoutes}); routes that fail turn their Forward entries into rejects;
+ *   <li>one {@code nft -f} transaction: a full sync declares the table, its chains, sets and maps,
+ *       flushes them and re-adds every rule and element (stale {@code mark-<i>} chains are
+ *       deleted); an incremental sync adds and deletes only the elements that changed;
+ *   <li>stale ip rules, then stale route tables are removed.
+ * </ol>
+ */
+public final class NftDataplane implements Dataplane {
+  private static final Logger LOG = LoggerFactory.getLogger(NftDataplane.class);
+  public static final List<String> NFT = List.of("nft", "-f", "-");
+
+  /** What the last successful sync left in the kernel. */
+  private record Applied(DesiredState state, NftState nft, Map<Family, ObservedRoutes> routes) {}
+
+  private final CommandRunner runner;
+  private final NodeFacts facts;
+  private final NftReader reader;
+  private final NetlinkRoutes netlink;
+  private Map<String, Integer> allocation;
+  private Applied applied;
+
+  public NftDataplane(CommandRunner runner, NodeFacts facts) {
+    this.runner = runner;
+    this.facts = facts;
+    this.reader = new NftReader(runner);
+    this.netlink = new NetlinkRoutes(runner, facts.marks());
+  }
+
+  @Override
+  public String firewallBackend() {
+    return "nftables";
+  }
+
+  @Override
+  public String routeBackend() {
+    return "netlink";
+  }
+
+  @Override
+  public synchronized SyncResult sync(DesiredPlan plan, boolean requestedFull) {
+    Applied before = applied;
+    applied = null; // until this sync succeeds, the next one must be full
+    boolean full = requestedFull || before == null;
+    List<String> warnings = new ArrayList<>();
+    Map<String, Long> steps = new LinkedHashMap<>();
+    long[] t = {System.nanoTime()};
+
+    Map<Family, ObservedRoutes> routes = full ? netlink.read() : before.routes();
+    Set<String> chains = full ? reader.chains() : Set.of();
+    lap(steps, t, "read");
+    allocation = netlink.allocate(allocation, routes, plan);
+    DesiredState state = DataplaneRenderer.render(plan, facts, allocation, Set.of());
+    lap(steps, t, "render");
+
+    // 1. routes before the marks that use them
+    NetlinkRoutes.Installed installed = netlink.install(state, routes, allocation, warnings);
+    if (!installed.unroutable().isEmpty()) {
+      state = DataplaneRenderer.render(plan, facts, allocation, installed.unroutable());
+    }
+    lap(steps, t, "routes");
+
+    // 2. the firewall, one transaction
+    NftState nft = NftPayloads.state(state, facts.marks());
+    String payload =
+        full
+            ? NftPayloads.full(nft, facts.marks(), chains)
+            : NftPayloads.incremental(before.nft(), nft, facts.marks());
+    apply(payload, full && !chains.isEmpty());
+    lap(steps, t, "nft");
+
+    // 3. stale routes, now that no packet is marked for them
+    netlink.removeStale(state, installed.touched(), warnings);
+    lap(steps, t, "stale");
+    warnings.forEach(w -> LOG.warn("{}", w));
+    applied = new Applied(state, nft, NetlinkRoutes.routesOf(state));
+    LOG.debug("{} sync steps (ms): {}", full ? "full" : "incremental", steps);
+    return new SyncResult(state, full, warnings, steps);
+  }
+
+  /**
+   * Runs one transaction. When a full sync into an existing table fails (e.g. a chain of ours was
+   * re-declared with another hook or priority by hand), the table is replaced in one transaction
+   * instead: {@code add table; delete table;} followed by the same payload.
+   */
+  private void apply(String payload, boolean tableExisted) {
+    if (payload.isEmpty()) {
+      return;
+    }
+    CommandRunner.Result r = runner.run(NFT, payload);
+    if (r.ok()) {
+      return;
+    }
+    DataplaneException first = DataplaneException.of(NFT, r, payload, "nft");
+    if (!tableExisted) {
+      throw first;
+    }
+    LOG.warn("replacing table {} after: {}", NftPayloads.T, first.getMessage());
+    String replace =
+        "add table " + NftPayloads.T + "\ndelete table " + NftPayloads.T + "\n" + payload;
+    CommandRunner.Result again = runner.run(NFT, replace);
+    if (!again.ok()) {
+      throw DataplaneException.of(NFT, again, replace, "nft");
+    }
+  }
+
+  private static void lap(Map<String, Long> steps, long[] t, String name) {
+    long now = System.nanoTime();
+    steps.put(name, (now - t[0]) / 1_000_000);
+    t[0] = now;
+  }
+
+  /**
+   * One {@code nft list table} and the ip rules/routes: chains missing or with another number of
+   * rules, sets and maps missing or with another number of elements (the exclude sets only need to
+   * be non-empty: nft merges adjacent prefixes), owned rules and routes missing.
+   */
+  @Override
+  public synchronized Optional<String> drift() {
+    Applied a = applied;
+    if (a == null) {
+      return Optional.empty();
+    }
+    List<String> drift = new ArrayList<>();
+    Optional<NftReader.ObservedTable> table = reader.table();
+    if (table.isEmpty()) {
+      drift.add("nft table " + NftPayloads.T + " missing");
+    } else {
+      NftReader.ObservedTable have = table.get();
+      NftPayloads.chains(a.nft(), facts.marks())
+          .forEach(
+              (chain, rules) -> {
+                List<String> got = have.chains().get(chain);
+                if (got == null || got.size() != rules.size()) {
+                  drift.add(
+                      "nft chain "
+                          + chain
+                          + (got == null ? " missing" : " has " + got.size() + " rules"));
+                }
+              });
+      Map<String, Integer> want = new TreeMap<>();
+      a.nft().sets().forEach((n, els) -> want.put(n, els.size()));
+      a.nft().maps().forEach((n, els) -> want.put(n, els.size()));
+      want.forEach(
+          (name, n) -> {
+            List<String> got = have.elements().get(name);
+            boolean exclude = name.startsWith("excl");
+            if (got == null) {
+              drift.add("nft set/map " + name + " missing");
+            } else if (exclude ? got.isEmpty() != (n == 0) : got.size() != n) {
+              drift.add("nft set/map " + name + " has " + got.size() + " elements, want " + n);
+            }
+          });
+    }
+    drift.addAll(netlink.drift(a.state()));
+    return drift.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", drift));
+  }
+
+  @Override
+  public synchronized Map<String, Integer> allocation() {
+    return allocation == null ? Map.of() : new TreeMap<>(allocation);
+  }
+}
