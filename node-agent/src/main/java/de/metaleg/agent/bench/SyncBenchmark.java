@@ -2,8 +2,10 @@ package de.metaleg.agent.bench;
 
 import de.metaleg.agent.AgentConfig;
 import de.metaleg.agent.kernel.CommandRunner;
+import de.metaleg.agent.kernel.Dataplane;
 import de.metaleg.agent.kernel.IptablesDataplane;
 import de.metaleg.agent.kernel.IptablesFlavor;
+import de.metaleg.agent.kernel.NftDataplane;
 import de.metaleg.agent.kernel.ProcessRunner;
 import de.metaleg.agent.model.DesiredPlan;
 import de.metaleg.agent.model.Entry;
@@ -13,6 +15,8 @@ import de.metaleg.agent.render.DesiredState;
 import de.metaleg.agent.render.IpsetPayloads;
 import de.metaleg.agent.render.IptablesPayloads;
 import de.metaleg.agent.render.MarkAllocator;
+import de.metaleg.agent.render.NftPayloads;
+import de.metaleg.agent.render.NftState;
 import de.metaleg.agent.render.NodeFacts;
 import de.metaleg.api.v1alpha1.Role;
 import java.util.ArrayList;
@@ -21,15 +25,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
- * Prints sync timings of the iptables dataplane in throwaway namespaces ({@code megA-bench-*}):
- * full syncs of 100 and 1,000 entries x 20 sources per family, a no-change full resync, one added
- * endpoint, a gateway move, and the raw restore floor (the same payloads piped straight into ipset
- * / iptables-restore). Run as root:
+ * Prints sync timings of a dataplane in throwaway namespaces ({@code megA-bench-*} for iptables,
+ * {@code megN-bench-*} for nftables): full syncs of 100 and 1,000 entries x 20 sources per family,
+ * a no-change full resync, one added endpoint, a gateway move, and the raw restore floor (the same
+ * payloads piped straight into ipset / iptables-restore). Run as root:
  *
  * <pre>
- * java -cp node-agent/target/metaleg-node-agent.jar de.metaleg.agent.bench.SyncBenchmark [nft|legacy]
+ * java -cp node-agent/target/metaleg-node-agent.jar de.metaleg.agent.bench.SyncBenchmark [nft|legacy|nftables]
  * </pre>
  */
 public final class SyncBenchmark {
@@ -39,20 +44,27 @@ public final class SyncBenchmark {
   private SyncBenchmark() {}
 
   public static void main(String[] args) {
-    IptablesFlavor flavor =
-        args.length > 0 && args[0].equals("legacy") ? IptablesFlavor.LEGACY : IptablesFlavor.NFT;
+    String which = args.length > 0 ? args[0] : "nft";
+    boolean nftables = which.equals("nftables");
+    IptablesFlavor flavor = which.equals("legacy") ? IptablesFlavor.LEGACY : IptablesFlavor.NFT;
     AgentConfig config = AgentConfig.fromEnv(Map.of("NODE_NAME", "bench"));
     NodeFacts facts = new NodeFacts(config.markSpace(), config.excludeDestinations());
+    Function<CommandRunner, Dataplane> create =
+        r -> nftables ? new NftDataplane(r, facts) : new IptablesDataplane(r, flavor, facts);
     System.out.printf(
-        "flavor %s, %d sources per entry and family, %d gateway nodes, %d cores%n",
-        flavor.statusName(), SOURCES, GATEWAYS, Runtime.getRuntime().availableProcessors());
+        "backend %s, %d sources per entry and family, %d gateway nodes, %d cores%n",
+        nftables ? "nftables" : flavor.statusName(),
+        SOURCES,
+        GATEWAYS,
+        Runtime.getRuntime().availableProcessors());
     for (int entries : new int[] {100, 1000}) {
-      try (Namespace ns = new Namespace("megA-bench-" + entries)) {
-        IptablesDataplane dp = new IptablesDataplane(ns.runner, flavor, facts);
+      try (Namespace ns = new Namespace((nftables ? "megN" : "megA") + "-bench-" + entries)) {
+        Dataplane dp = create.apply(ns.runner);
         List<Entry> plan = plan(entries, 0);
         dp.sync(new DesiredPlan(plan), false); // warm-up (JIT, kernel modules)
         ns.reset();
-        dp = new IptablesDataplane(ns.runner, flavor, facts);
+        settle();
+        dp = create.apply(ns.runner);
         long full = time(dp, plan, true);
         long again = time(dp, plan, true);
         long[] inc = new long[20];
@@ -82,7 +94,11 @@ public final class SyncBenchmark {
         System.out.printf(
             "%5d entries: full sync from empty %4d ms | full resync, nothing changed %4d ms | one endpoint added: median %d ms, max %d ms | gateway move (all Forward entries) %d ms%n",
             entries, full, again, inc[inc.length / 2], inc[inc.length - 1], move);
-        floor(ns, flavor, facts, plan, entries);
+        if (nftables) {
+          nftFloor(ns, facts, plan, entries);
+        } else {
+          floor(ns, flavor, facts, plan, entries);
+        }
       }
     }
   }
@@ -121,7 +137,30 @@ public final class SyncBenchmark {
         iptMs);
   }
 
-  private static long time(IptablesDataplane dp, List<Entry> plan, boolean full) {
+  private static void nftFloor(Namespace ns, NodeFacts facts, List<Entry> plan, int entries) {
+    DesiredPlan p = new DesiredPlan(plan);
+    DesiredState state =
+        DataplaneRenderer.render(
+            p,
+            facts,
+            MarkAllocator.allocate(
+                Map.of(), MarkAllocator.gatewayNodes(p), facts.marks().maxIndex()),
+            Set.of());
+    NftState nft = NftPayloads.state(state, facts.marks());
+    String payload = NftPayloads.full(nft, facts.marks(), Set.of());
+    ns.reset();
+    long t0 = System.nanoTime();
+    CommandRunner.Result r = ns.runner.run(NftDataplane.NFT, payload);
+    long ms = (System.nanoTime() - t0) / 1_000_000;
+    if (!r.ok()) {
+      throw new IllegalStateException(r.stderr());
+    }
+    System.out.printf(
+        "%5d entries: raw floor: one nft -f of %d lines (%d elements) into an empty namespace %d ms%n",
+        entries, payload.lines().count(), nft.elementCount(), ms);
+  }
+
+  private static long time(Dataplane dp, List<Entry> plan, boolean full) {
     long t0 = System.nanoTime();
     var r = dp.sync(new DesiredPlan(plan), full);
     long ms = (System.nanoTime() - t0) / 1_000_000;
@@ -130,6 +169,18 @@ public final class SyncBenchmark {
           "    " + (full ? "full" : "incremental") + " " + ms + " ms: " + r.stepMillis());
     }
     return ms;
+  }
+
+  /**
+   * The kernel tears a deleted namespace down in the background; with 40,000 set members that takes
+   * CPU for a while and would be measured as part of the next syncs on a 2-core machine.
+   */
+  private static void settle() {
+    try {
+      Thread.sleep(Long.getLong("bench.settleMillis", 3000));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   private static final boolean VERBOSE = Boolean.getBoolean("bench.verbose");

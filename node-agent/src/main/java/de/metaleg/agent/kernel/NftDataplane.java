@@ -15,6 +15,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,7 +38,7 @@ public final class NftDataplane implements Dataplane {
   public static final List<String> NFT = List.of("nft", "-f", "-");
 
   /** What the last successful sync left in the kernel. */
-  private record Applied(DesiredState state, NftState nft, Map<Family, ObservedRoutes> routes) {}
+  private record Applied(DesiredState state, Map<Family, ObservedRoutes> routes) {}
 
   private final CommandRunner runner;
   private final NodeFacts facts;
@@ -71,8 +73,10 @@ public final class NftDataplane implements Dataplane {
     Map<String, Long> steps = new LinkedHashMap<>();
     long[] t = {System.nanoTime()};
 
+    CompletableFuture<Set<String>> readChains =
+        full ? CompletableFuture.supplyAsync(reader::chains) : null;
     Map<Family, ObservedRoutes> routes = full ? netlink.read() : before.routes();
-    Set<String> chains = full ? reader.chains() : Set.of();
+    Set<String> chains = full ? join(readChains) : Set.of();
     lap(steps, t, "read");
     allocation = netlink.allocate(allocation, routes, plan);
     DesiredState state = DataplaneRenderer.render(plan, facts, allocation, Set.of());
@@ -86,11 +90,21 @@ public final class NftDataplane implements Dataplane {
     lap(steps, t, "routes");
 
     // 2. the firewall, one transaction
-    NftState nft = NftPayloads.state(state, facts.marks());
-    String payload =
-        full
-            ? NftPayloads.full(nft, facts.marks(), chains)
-            : NftPayloads.incremental(before.nft(), nft, facts.marks());
+    String payload;
+    if (full) {
+      payload = NftPayloads.full(NftPayloads.state(state, facts.marks()), facts.marks(), chains);
+    } else {
+      Set<String> changed = NftPayloads.changedSources(before.state(), state);
+      payload =
+          NftPayloads.incremental(
+              NftPayloads.state(before.state(), facts.marks(), changed),
+              NftPayloads.state(state, facts.marks(), changed),
+              facts.marks());
+    }
+    lap(steps, t, "nft-render");
+    if (!full) {
+      LOG.debug("incremental nft transaction:\n{}", payload);
+    }
     apply(payload, full && !chains.isEmpty());
     lap(steps, t, "nft");
 
@@ -98,7 +112,7 @@ public final class NftDataplane implements Dataplane {
     netlink.removeStale(state, installed.touched(), warnings);
     lap(steps, t, "stale");
     warnings.forEach(w -> LOG.warn("{}", w));
-    applied = new Applied(state, nft, NetlinkRoutes.routesOf(state));
+    applied = new Applied(state, NetlinkRoutes.routesOf(state));
     LOG.debug("{} sync steps (ms): {}", full ? "full" : "incremental", steps);
     return new SyncResult(state, full, warnings, steps);
   }
@@ -129,6 +143,14 @@ public final class NftDataplane implements Dataplane {
     }
   }
 
+  private static <T> T join(CompletableFuture<T> f) {
+    try {
+      return f.join();
+    } catch (CompletionException e) {
+      throw e.getCause() instanceof RuntimeException re ? re : e;
+    }
+  }
+
   private static void lap(Map<String, Long> steps, long[] t, String name) {
     long now = System.nanoTime();
     steps.put(name, (now - t[0]) / 1_000_000);
@@ -152,7 +174,8 @@ public final class NftDataplane implements Dataplane {
       drift.add("nft table " + NftPayloads.T + " missing");
     } else {
       NftReader.ObservedTable have = table.get();
-      NftPayloads.chains(a.nft(), facts.marks())
+      NftState nft = NftPayloads.state(a.state(), facts.marks());
+      NftPayloads.chains(nft, facts.marks())
           .forEach(
               (chain, rules) -> {
                 List<String> got = have.chains().get(chain);
@@ -164,8 +187,8 @@ public final class NftDataplane implements Dataplane {
                 }
               });
       Map<String, Integer> want = new TreeMap<>();
-      a.nft().sets().forEach((n, els) -> want.put(n, els.size()));
-      a.nft().maps().forEach((n, els) -> want.put(n, els.size()));
+      nft.sets().forEach((n, els) -> want.put(n, els.size()));
+      nft.maps().forEach((n, els) -> want.put(n, els.size()));
       want.forEach(
           (name, n) -> {
             List<String> got = have.elements().get(name);

@@ -6,8 +6,11 @@ import de.metaleg.agent.render.Rules.MarkRule;
 import de.metaleg.agent.render.Rules.RejectRule;
 import de.metaleg.agent.render.Rules.SnatRule;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -97,38 +100,112 @@ public final class NftPayloads {
    * Gateway entry's SNAT wins.
    */
   public static NftState state(DesiredState state, MarkSpace space) {
+    return state(state, space, null);
+  }
+
+  /**
+   * Like {@link #state(DesiredState, MarkSpace)}, but the sets and maps hold only the sources in
+   * {@code only} (all when {@code null}; the exclude sets then stay empty): the incremental path
+   * compares just the sources {@link #changedSources} names. Elements keep the order of the entries
+   * and their (sorted) sources, so payloads are deterministic without sorting 40,000 strings.
+   */
+  public static NftState state(DesiredState state, MarkSpace space, Set<String> only) {
     SortedSet<Integer> chains = new TreeSet<>();
-    Map<String, List<String>> sets = new TreeMap<>();
+    Map<String, Set<String>> sets = new TreeMap<>();
     Map<String, Map<String, String>> maps = new TreeMap<>();
     for (Family f : Family.values()) {
-      sets.put(excludeSet(f), new ArrayList<>());
-      sets.put(rejectSet(f), new ArrayList<>());
-      maps.put(markMap(f), new TreeMap<>());
-      maps.put(snatMap(f), new TreeMap<>());
+      sets.put(excludeSet(f), new LinkedHashSet<>());
+      sets.put(rejectSet(f), new LinkedHashSet<>());
+      maps.put(markMap(f), new LinkedHashMap<>());
+      maps.put(snatMap(f), new LinkedHashMap<>());
     }
+    Map<String, List<String>> members = new HashMap<>();
     for (IpSetSpec s : state.sets()) {
-      if (s.name().equals(Names.excludeSet(s.family()))) {
+      members.put(s.name(), only == null ? s.members() : filter(s.members(), only));
+      if (only == null && s.name().equals(Names.excludeSet(s.family()))) {
         sets.get(excludeSet(s.family())).addAll(s.members());
       }
     }
-    Map<String, List<String>> members = new java.util.HashMap<>();
-    state.sets().forEach(s -> members.put(s.name(), s.members()));
     for (MarkRule r : state.marks()) {
       int index = (int) (r.mark() >>> space.shift());
       chains.add(index);
+      String jump = "goto " + markChain(index);
+      Map<String, String> map = maps.get(markMap(r.family()));
       for (String ip : members.getOrDefault(r.set(), List.of())) {
-        maps.get(markMap(r.family())).put(ip, "goto " + markChain(index));
+        map.put(ip, jump);
       }
     }
     for (SnatRule r : state.snats()) {
+      Map<String, String> map = maps.get(snatMap(r.family()));
       for (String ip : members.getOrDefault(r.set(), List.of())) {
-        maps.get(snatMap(r.family())).putIfAbsent(ip, r.toSource());
+        map.putIfAbsent(ip, r.toSource());
       }
     }
     for (RejectRule r : state.rejects()) {
       sets.get(rejectSet(r.family())).addAll(members.getOrDefault(r.set(), List.of()));
     }
     return new NftState(chains, sets, maps);
+  }
+
+  /**
+   * The sources whose elements may differ between two states: every member, old and new, of each
+   * source set whose members or rule (role, mark, LB IP) changed. Cheap: compares 2,000 member
+   * lists instead of 40,000 elements.
+   */
+  public static Set<String> changedSources(DesiredState before, DesiredState after) {
+    Map<String, List<String>> bm = sourceSets(before);
+    Map<String, List<String>> am = sourceSets(after);
+    Map<String, Object> br = rulesBySet(before);
+    Map<String, Object> ar = rulesBySet(after);
+    Set<String> names = new HashSet<>(bm.keySet());
+    names.addAll(am.keySet());
+    Set<String> out = new HashSet<>();
+    for (String n : names) {
+      List<String> b = bm.getOrDefault(n, List.of());
+      List<String> a = am.getOrDefault(n, List.of());
+      if (!b.equals(a) || !java.util.Objects.equals(br.get(n), ar.get(n))) {
+        out.addAll(b);
+        out.addAll(a);
+      }
+    }
+    return out;
+  }
+
+  private static Map<String, List<String>> sourceSets(DesiredState state) {
+    Map<String, List<String>> out = new HashMap<>();
+    for (IpSetSpec s : state.sets()) {
+      if (!s.name().equals(Names.excludeSet(s.family()))) {
+        out.put(s.name(), s.members());
+      }
+    }
+    return out;
+  }
+
+  /** Set name to what its rule does, without the Service name and reason. */
+  private static Map<String, Object> rulesBySet(DesiredState state) {
+    Map<String, Object> out = new HashMap<>();
+    state.marks().forEach(r -> out.put(r.set(), List.of("mark", r.mark())));
+    state.snats().forEach(r -> out.put(r.set(), List.of("snat", r.toSource())));
+    state.rejects().forEach(r -> out.put(r.set(), "reject"));
+    return out;
+  }
+
+  private static List<String> filter(List<String> members, Set<String> only) {
+    List<String> out = new ArrayList<>();
+    if (only.size() < members.size()) {
+      for (String ip : only) {
+        if (java.util.Collections.binarySearch(members, ip) >= 0) {
+          out.add(ip);
+        }
+      }
+    } else {
+      for (String ip : members) {
+        if (only.contains(ip)) {
+          out.add(ip);
+        }
+      }
+    }
+    return out;
   }
 
   /** The rules of each chain {@code state} needs, chain name to rule lines (without "add rule"). */
@@ -206,7 +283,7 @@ public final class NftPayloads {
                   line(b, "delete chain " + T + " " + n);
                 });
     chains.forEach((n, rules) -> rules.forEach(r -> line(b, "add rule " + T + " " + n + " " + r)));
-    state.sets().forEach((n, els) -> elements(b, "add", n, els));
+    state.sets().forEach((n, els) -> elements(b, "add", n, List.copyOf(els)));
     state.maps().forEach((n, m) -> elements(b, "add", n, pairs(m, m.keySet())));
     return b.toString();
   }
@@ -229,11 +306,10 @@ public final class NftPayloads {
         .sets()
         .forEach(
             (n, want) -> {
-              Set<String> have = new HashSet<>(before.sets().getOrDefault(n, List.of()));
-              Set<String> wanted = new HashSet<>(want);
+              Set<String> have = before.sets().getOrDefault(n, Set.of());
               elements(
-                  b, "delete", n, have.stream().filter(e -> !wanted.contains(e)).sorted().toList());
-              elements(b, "add", n, want.stream().filter(e -> !have.contains(e)).toList());
+                  b, "delete", n, have.stream().filter(e -> !want.contains(e)).sorted().toList());
+              elements(b, "add", n, want.stream().filter(e -> !have.contains(e)).sorted().toList());
             });
     after
         .maps()
@@ -254,6 +330,8 @@ public final class NftPayloads {
                       added.add(k);
                     }
                   });
+              Collections.sort(gone);
+              Collections.sort(added);
               elements(b, "delete", n, gone);
               elements(b, "add", n, pairs(want, added));
             });

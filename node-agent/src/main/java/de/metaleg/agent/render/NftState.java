@@ -1,10 +1,9 @@
 package de.metaleg.agent.render;
 
-import java.util.List;
+import java.util.Collections;
 import java.util.Map;
+import java.util.Set;
 import java.util.SortedSet;
-import java.util.TreeMap;
-import java.util.TreeSet;
 
 /**
  * The contents of MetalEG's nftables table ({@code table inet metaleg}) as wanted by one {@link
@@ -14,21 +13,22 @@ import java.util.TreeSet;
  */
 public record NftState(
     SortedSet<Integer> markChains,
-    Map<String, List<String>> sets,
+    Map<String, Set<String>> sets,
     Map<String, Map<String, String>> maps) {
+  /**
+   * Wraps, does not copy: the incremental path compares 40,000 elements per sync, so the
+   * collections handed in must not be changed afterwards ({@link NftPayloads#state} builds fresh
+   * ones).
+   */
   public NftState {
-    markChains = java.util.Collections.unmodifiableSortedSet(new TreeSet<>(markChains));
-    TreeMap<String, List<String>> s = new TreeMap<>();
-    sets.forEach((k, v) -> s.put(k, List.copyOf(new TreeSet<>(v))));
-    sets = java.util.Collections.unmodifiableMap(s);
-    TreeMap<String, Map<String, String>> m = new TreeMap<>();
-    maps.forEach((k, v) -> m.put(k, java.util.Collections.unmodifiableMap(new TreeMap<>(v))));
-    maps = java.util.Collections.unmodifiableMap(m);
+    markChains = Collections.unmodifiableSortedSet(markChains);
+    sets = Collections.unmodifiableMap(sets);
+    maps = Collections.unmodifiableMap(maps);
   }
 
   /** Total number of set and map elements. */
   public int elementCount() {
-    return sets.values().stream().mapToInt(List::size).sum()
+    return sets.values().stream().mapToInt(Set::size).sum()
         + maps.values().stream().mapToInt(Map::size).sum();
   }
 }
