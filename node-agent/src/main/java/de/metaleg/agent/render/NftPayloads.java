@@ -6,6 +6,7 @@ import de.metaleg.agent.render.Rules.MarkRule;
 import de.metaleg.agent.render.Rules.RejectRule;
 import de.metaleg.agent.render.Rules.SnatRule;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -13,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeMap;
@@ -163,7 +165,7 @@ public final class NftPayloads {
     for (String n : names) {
       List<String> b = bm.getOrDefault(n, List.of());
       List<String> a = am.getOrDefault(n, List.of());
-      if (!b.equals(a) || !java.util.Objects.equals(br.get(n), ar.get(n))) {
+      if (!b.equals(a) || !Objects.equals(br.get(n), ar.get(n))) {
         out.addAll(b);
         out.addAll(a);
       }
@@ -194,7 +196,7 @@ public final class NftPayloads {
     List<String> out = new ArrayList<>();
     if (only.size() < members.size()) {
       for (String ip : only) {
-        if (java.util.Collections.binarySearch(members, ip) >= 0) {
+        if (Collections.binarySearch(members, ip) >= 0) {
           out.add(ip);
         }
       }
@@ -344,7 +346,7 @@ public final class NftPayloads {
     return b.toString();
   }
 
-  private static List<String> pairs(Map<String, String> m, java.util.Collection<String> keys) {
+  private static List<String> pairs(Map<String, String> m, Collection<String> keys) {
     List<String> out = new ArrayList<>(keys.size());
     keys.forEach(k -> out.add(k + " : " + m.get(k)));
     return out;
@@ -380,6 +382,6 @@ public final class NftPayloads {
     for (int i = 0; i < kv.length; i += 2) {
       m.put(kv[i], kv[i + 1]);
     }
-    return java.util.Collections.unmodifiableMap(m);
+    return Collections.unmodifiableMap(m);
   }
 }
