@@ -1,0 +1,494 @@
+package de.metaleg.controller.bench;
+
+import de.metaleg.api.metallb.ServiceL2Status;
+import de.metaleg.api.metallb.ServiceL2StatusStatus;
+import de.metaleg.api.v1alpha1.EgressEntry;
+import de.metaleg.api.v1alpha1.EgressPlan;
+import de.metaleg.controller.Controller;
+import de.metaleg.controller.ControllerConfig;
+import de.metaleg.controller.k8s.PlanWriter;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.ServiceStatusBuilder;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+/**
+ * End-to-end controller benchmark (not a test): fabric8's mock API server in CRUD mode holds 100
+ * dual-stack nodes and 1,000 labelled LoadBalancer Services with one EndpointSlice (10 IPv4 pods on
+ * random nodes) and one ServiceL2Status each. The real {@link Controller} runs against it; a second
+ * client watches the EgressPlans. Prints the time until all plans are written, then p50 / p99 / min
+ * / max over the repetitions of: an EndpointSlice gaining a pod IP until every affected plan
+ * carries it, and a MetalLB failover (ServiceL2Status deleted, a new one created naming another
+ * node) until every affected plan names the new gateway. Also the heap the controller retains. Run
+ * from the repository root:
+ *
+ * <pre>
+ * mvn -q -pl controller test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.cp \
+ *     -Dmdep.includeScope=test
+ * java -Xmx1g -cp controller/target/test-classes:controller/target/classes:$(cat controller/target/bench.cp) \
+ *     de.metaleg.controller.bench.ApiServerBenchmark [repetitions]
+ * </pre>
+ */
+public final class ApiServerBenchmark {
+  static final int NODES = 100;
+  static final int SERVICES = 1_000;
+  static final int ENDPOINTS = 10;
+  static final String NS = "app";
+  static final String METALLB = "metallb-system";
+
+  private final Random random = new Random(7);
+  private final KubernetesMockServer server;
+  private final KubernetesClient admin;
+  private final KubernetesClient observer;
+
+  /** Per service: pod IP to node, and the announcing node. */
+  private final Map<String, Map<String, String>> pods = new HashMap<>();
+
+  private final Map<String, String> gateway = new HashMap<>();
+  private final Map<String, Integer> l2Generation = new HashMap<>();
+  private final Map<String, EgressPlan> plans = new ConcurrentHashMap<>();
+  private volatile Waiter waiter;
+  private Controller controller;
+  private int nextPod = 1;
+
+  /** Completes with the event time once every named plan satisfies its predicate. */
+  private record Waiter(
+      Map<String, Predicate<EgressPlan>> expected, CompletableFuture<Long> done) {}
+
+  ApiServerBenchmark() throws Exception {
+    server =
+        new KubernetesMockServer(
+            new Context(Serialization.jsonMapper()),
+            new MockWebServer(),
+            new HashMap<>(),
+            new KubernetesMixedDispatcher(new HashMap<>()),
+            false);
+    server.init();
+    admin = server.createClient();
+    observer = server.createClient();
+  }
+
+  /** Held so the level sticks: java.util.logging keeps loggers weakly. */
+  private static final java.util.logging.Logger MOCK_LOG =
+      java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
+
+  public static void main(String[] args) throws Exception {
+    // Per-request and per-write INFO lines would dominate the output (and the CPU).
+    MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
+    System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+    int repetitions = args.length > 0 ? Integer.parseInt(args[0]) : 30;
+    ApiServerBenchmark b = new ApiServerBenchmark();
+    long t0 = System.nanoTime();
+    b.populate();
+    System.out.printf(
+        "populated %d nodes, %d services x %d endpoints in %d ms%n",
+        NODES, SERVICES, ENDPOINTS, ms(System.nanoTime() - t0));
+    b.run(repetitions);
+    System.exit(0); // the mock server's threads are not daemons
+  }
+
+  void run(int repetitions) throws Exception {
+    SharedIndexInformer<EgressPlan> informer =
+        observer.resources(EgressPlan.class).inform(new PlanHandler());
+    long heapBefore = heapAfterGc();
+    controller =
+        new Controller(
+            ControllerConfig.fromEnv(
+                Map.of(
+                    "METRICS_BIND_ADDRESS", "0",
+                    "HEALTH_PROBE_BIND_ADDRESS", "0",
+                    "RECONCILIATION_INTERVAL", "1h")),
+            server.createClient(),
+            new SimpleMeterRegistry(),
+            PlanWriter.MAX_PLAN_BYTES,
+            () -> {});
+    long start = System.nanoTime();
+    CompletableFuture<Long> all = expect(allPlans());
+    controller.start();
+    long allWritten = all.get(120, TimeUnit.SECONDS);
+    System.out.printf(
+        "controller start to all %d plans written: %d ms (%d entries)%n",
+        plans.size(),
+        ms(allWritten - start),
+        plans.values().stream().mapToInt(p -> p.getSpec().getEntries().size()).sum());
+
+    warmUp(5);
+    List<Long> endpoint = new ArrayList<>();
+    List<Long> failover = new ArrayList<>();
+    for (int i = 0; i < repetitions; i++) {
+      endpoint.add(newPod(service(random.nextInt(SERVICES))));
+      failover.add(failover(service(random.nextInt(SERVICES))));
+    }
+    print("EndpointSlice +1 pod IP -> affected plans written", endpoint);
+    print("ServiceL2Status delete+create -> affected plans written", failover);
+    long heapWith = heapAfterGc();
+    controller.close();
+    controller = null;
+    long heapAfter = heapAfterGc();
+    System.out.printf(
+        "heap used after GC: %d MiB before the controller started, %d MiB with it running"
+            + " (includes the plans in the mock server and the observer); %d MiB freed when it"
+            + " stopped (the controller's own heap)%n",
+        heapBefore >> 20, heapWith >> 20, (heapWith - heapAfter) >> 20);
+    informer.close();
+  }
+
+  private void warmUp(int n) throws Exception {
+    for (int i = 0; i < n; i++) {
+      newPod(service(random.nextInt(SERVICES)));
+      failover(service(random.nextInt(SERVICES)));
+    }
+  }
+
+  /** Adds one pod IP on a random node to the service's slice; returns nanos to plans written. */
+  long newPod(String svc) throws Exception {
+    String ip = podIP(nextPod++);
+    String node = node(random.nextInt(NODES));
+    pods.get(svc).put(ip, node);
+    Predicate<EgressPlan> hasIp =
+        p -> entries(p, svc).stream().anyMatch(e -> e.getSourceIPv4s().contains(ip));
+    CompletableFuture<Long> done = expect(Map.of(node, hasIp, gateway.get(svc), hasIp));
+    long t = System.nanoTime();
+    admin.resource(slice(svc)).update();
+    return done.get(60, TimeUnit.SECONDS) - t;
+  }
+
+  /** Moves the service's announcer to another node; returns nanos to all plans written. */
+  long failover(String svc) throws Exception {
+    String old = gateway.get(svc);
+    String next;
+    do {
+      next = node(random.nextInt(NODES));
+    } while (next.equals(old));
+    String to = next;
+    Map<String, Predicate<EgressPlan>> expected = new HashMap<>();
+    Set<String> endpointNodes = new HashSet<>(pods.get(svc).values());
+    Set<String> sources = pods.get(svc).keySet();
+    expected.put(
+        to,
+        p ->
+            entries(p, svc).stream()
+                .anyMatch(
+                    e -> e.getRole().equals("Gateway") && e.getSourceIPv4s().containsAll(sources)));
+    for (String n : endpointNodes) {
+      if (!n.equals(to)) {
+        expected.put(
+            n,
+            p ->
+                entries(p, svc).stream()
+                    .anyMatch(e -> e.getRole().equals("Forward") && to.equals(e.getGatewayNode())));
+      }
+    }
+    if (!endpointNodes.contains(old)) {
+      expected.put(old, p -> entries(p, svc).isEmpty());
+    }
+    CompletableFuture<Long> done = expect(expected);
+    long t = System.nanoTime();
+    admin.resources(ServiceL2Status.class).inNamespace(METALLB).withName(l2Name(svc)).delete();
+    l2Generation.merge(svc, 1, Integer::sum);
+    announce(svc, to);
+    return done.get(60, TimeUnit.SECONDS) - t;
+  }
+
+  /** Every node's plan lists exactly the services with a pod or the announcer on that node. */
+  private Map<String, Predicate<EgressPlan>> allPlans() {
+    Map<String, Set<String>> services = new HashMap<>();
+    for (int n = 0; n < NODES; n++) {
+      services.put(node(n), new HashSet<>());
+    }
+    pods.forEach((svc, ipToNode) -> ipToNode.values().forEach(n -> services.get(n).add(svc)));
+    gateway.forEach((svc, n) -> services.get(n).add(svc));
+    Map<String, Predicate<EgressPlan>> expected = new HashMap<>();
+    services.forEach(
+        (node, svcs) ->
+            expected.put(
+                node,
+                p ->
+                    p.getSpec().getEntries().stream()
+                        .map(e -> e.getService().substring(NS.length() + 1))
+                        .collect(java.util.stream.Collectors.toSet())
+                        .equals(svcs)));
+    return expected;
+  }
+
+  private CompletableFuture<Long> expect(Map<String, Predicate<EgressPlan>> expected) {
+    Waiter w = new Waiter(expected, new CompletableFuture<>());
+    waiter = w;
+    check(w);
+    return w.done();
+  }
+
+  private void check(Waiter w) {
+    if (w == null || w.done().isDone()) {
+      return;
+    }
+    for (var e : w.expected().entrySet()) {
+      EgressPlan p = plans.get(e.getKey());
+      if (p == null || p.getSpec() == null || !e.getValue().test(p)) {
+        return;
+      }
+    }
+    w.done().complete(System.nanoTime());
+  }
+
+  private final class PlanHandler implements ResourceEventHandler<EgressPlan> {
+    @Override
+    public void onAdd(EgressPlan p) {
+      plans.put(p.getMetadata().getName(), p);
+      check(waiter);
+    }
+
+    @Override
+    public void onUpdate(EgressPlan old, EgressPlan p) {
+      onAdd(p);
+    }
+
+    @Override
+    public void onDelete(EgressPlan p, boolean unknown) {
+      plans.remove(p.getMetadata().getName());
+    }
+  }
+
+  private static List<EgressEntry> entries(EgressPlan p, String svc) {
+    String key = NS + "/" + svc;
+    return p.getSpec().getEntries().stream().filter(e -> key.equals(e.getService())).toList();
+  }
+
+  // --- cluster content -------------------------------------------------------------------
+
+  void populate() throws Exception {
+    registerCrds();
+    for (String ns : List.of(NS, METALLB)) {
+      admin
+          .namespaces()
+          .resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build())
+          .create();
+    }
+    for (int n = 0; n < NODES; n++) {
+      admin
+          .nodes()
+          .resource(
+              new NodeBuilder()
+                  .withNewMetadata()
+                  .withName(node(n))
+                  .withUid("uid-" + node(n))
+                  .endMetadata()
+                  .withNewStatus()
+                  .addNewAddress()
+                  .withType("InternalIP")
+                  .withAddress("192.0.2." + (n + 1))
+                  .endAddress()
+                  .addNewAddress()
+                  .withType("InternalIP")
+                  .withAddress("2001:db8::" + Integer.toHexString(n + 1))
+                  .endAddress()
+                  .endStatus()
+                  .build())
+          .create();
+    }
+    for (int s = 0; s < SERVICES; s++) {
+      String svc = service(s);
+      Service created =
+          admin
+              .resource(
+                  new ServiceBuilder()
+                      .withNewMetadata()
+                      .withNamespace(NS)
+                      .withName(svc)
+                      .addToLabels(EgressPlan.SERVICE_OPT_IN_LABEL, "true")
+                      .endMetadata()
+                      .withNewSpec()
+                      .withType("LoadBalancer")
+                      .endSpec()
+                      .build())
+              .create();
+      created.setStatus(
+          new ServiceStatusBuilder()
+              .withNewLoadBalancer()
+              .addNewIngress()
+              .withIp("198.18." + (s / 250) + "." + (s % 250 + 1))
+              .endIngress()
+              .addNewIngress()
+              .withIp("2001:db8:100::" + Integer.toHexString(s + 1))
+              .endIngress()
+              .endLoadBalancer()
+              .build());
+      admin.resource(created).updateStatus();
+      Map<String, String> ipToNode = new java.util.LinkedHashMap<>();
+      for (int e = 0; e < ENDPOINTS; e++) {
+        ipToNode.put(podIP(nextPod++), node(random.nextInt(NODES)));
+      }
+      pods.put(svc, ipToNode);
+      admin.resource(slice(svc)).create();
+      l2Generation.put(svc, 0);
+      announce(svc, node(random.nextInt(NODES)));
+    }
+  }
+
+  private EndpointSlice slice(String svc) {
+    EndpointSliceBuilder b =
+        new EndpointSliceBuilder()
+            .withNewMetadata()
+            .withNamespace(NS)
+            .withName(svc + "-1")
+            .addToLabels("kubernetes.io/service-name", svc)
+            .endMetadata()
+            .withAddressType("IPv4");
+    pods.get(svc)
+        .forEach(
+            (ip, node) ->
+                b.addNewEndpoint()
+                    .withAddresses(ip)
+                    .withNodeName(node)
+                    .withNewTargetRef()
+                    .withKind("Pod")
+                    .withNamespace(NS)
+                    .withName("pod-" + ip.replace('.', '-'))
+                    .endTargetRef()
+                    .endEndpoint());
+    return b.build();
+  }
+
+  /** Creates the service's ServiceL2Status (current MetalLB shape: node in status). */
+  private void announce(String svc, String node) {
+    ServiceL2Status l2 = new ServiceL2Status();
+    l2.setMetadata(
+        new ObjectMetaBuilder()
+            .withNamespace(METALLB)
+            .withName(l2Name(svc))
+            .addToLabels(ServiceL2Status.LABEL_SERVICE_NAME, svc)
+            .addToLabels(ServiceL2Status.LABEL_SERVICE_NAMESPACE, NS)
+            .build());
+    ServiceL2Status created = admin.resource(l2).create();
+    ServiceL2StatusStatus st = new ServiceL2StatusStatus();
+    st.setNode(node);
+    created.setStatus(st);
+    admin.resource(created).updateStatus();
+    gateway.put(svc, node);
+  }
+
+  private String l2Name(String svc) {
+    return "l2-" + svc + "-" + l2Generation.get(svc);
+  }
+
+  private void registerCrds() throws Exception {
+    Path crd = Path.of("config/crd/egressplans.metaleg.de-v1.yml");
+    if (!Files.exists(crd)) {
+      crd = Path.of("..").resolve(crd); // run from the controller module
+    }
+    admin
+        .apiextensions()
+        .v1()
+        .customResourceDefinitions()
+        .resource(Serialization.unmarshal(Files.readString(crd), CustomResourceDefinition.class))
+        .create();
+    admin
+        .apiextensions()
+        .v1()
+        .customResourceDefinitions()
+        .resource(
+            new CustomResourceDefinitionBuilder()
+                .withNewMetadata()
+                .withName("servicel2statuses.metallb.io")
+                .endMetadata()
+                .withNewSpec()
+                .withGroup("metallb.io")
+                .withScope("Namespaced")
+                .withNewNames()
+                .withKind("ServiceL2Status")
+                .withPlural("servicel2statuses")
+                .withSingular("servicel2status")
+                .endNames()
+                .addNewVersion()
+                .withName("v1beta1")
+                .withServed(true)
+                .withStorage(true)
+                .withNewSubresources()
+                .withNewStatus()
+                .endStatus()
+                .endSubresources()
+                .withNewSchema()
+                .withNewOpenAPIV3Schema()
+                .withType("object")
+                .withXKubernetesPreserveUnknownFields(true)
+                .endOpenAPIV3Schema()
+                .endSchema()
+                .endVersion()
+                .endSpec()
+                .build())
+        .create();
+  }
+
+  static String node(int n) {
+    return "node-" + n;
+  }
+
+  static String service(int s) {
+    return "svc-" + s;
+  }
+
+  static String podIP(int pod) {
+    return "10." + (pod >> 16 & 0xff) + "." + (pod >> 8 & 0xff) + "." + (pod & 0xff);
+  }
+
+  // --- statistics ------------------------------------------------------------------------
+
+  static void print(String what, Collection<Long> nanos) {
+    List<Long> s = nanos.stream().sorted().toList();
+    System.out.printf(
+        "%s, n=%d: p50 %.1f ms, p99 %.1f ms, min %.1f ms, max %.1f ms%n",
+        what,
+        s.size(),
+        s.get(percentile(s.size(), 50)) / 1e6,
+        s.get(percentile(s.size(), 99)) / 1e6,
+        s.get(0) / 1e6,
+        s.get(s.size() - 1) / 1e6);
+  }
+
+  /** Nearest-rank percentile index. */
+  static int percentile(int size, int p) {
+    return Math.max(0, (int) Math.ceil(p / 100.0 * size) - 1);
+  }
+
+  static long heapAfterGc() throws InterruptedException {
+    for (int i = 0; i < 3; i++) {
+      System.gc();
+      Thread.sleep(200);
+    }
+    return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+  }
+
+  static long ms(long nanos) {
+    return nanos / 1_000_000;
+  }
+}
