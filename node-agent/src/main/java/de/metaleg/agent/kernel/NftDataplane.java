@@ -9,6 +9,7 @@ import de.metaleg.agent.render.NftState;
 import de.metaleg.agent.render.NodeFacts;
 import de.metaleg.agent.render.ObservedRoutes;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -159,8 +160,8 @@ public final class NftDataplane implements Dataplane {
 
   /**
    * One {@code nft list table} and the ip rules/routes: chains missing or with another number of
-   * rules, sets and maps missing or with another number of elements (the exclude sets only need to
-   * be non-empty: nft merges adjacent prefixes), owned rules and routes missing.
+   * rules, sets and maps missing or with other elements (the exclude sets only need to be
+   * non-empty: nft merges adjacent prefixes), owned rules and routes missing.
    */
   @Override
   public synchronized Optional<String> drift() {
@@ -186,17 +187,33 @@ public final class NftDataplane implements Dataplane {
                           + (got == null ? " missing" : " has " + got.size() + " rules"));
                 }
               });
-      Map<String, Integer> want = new TreeMap<>();
-      nft.sets().forEach((n, els) -> want.put(n, els.size()));
-      nft.maps().forEach((n, els) -> want.put(n, els.size()));
+      Map<String, Set<String>> want = new TreeMap<>();
+      nft.sets().forEach((n, els) -> want.put(n, new HashSet<>(els)));
+      nft.maps()
+          .forEach(
+              (n, els) -> {
+                Set<String> texts = new HashSet<>();
+                els.forEach((k, v) -> texts.add(k + " : " + v));
+                want.put(n, texts);
+              });
       want.forEach(
-          (name, n) -> {
+          (name, els) -> {
             List<String> got = have.elements().get(name);
-            boolean exclude = name.startsWith("excl");
             if (got == null) {
               drift.add("nft set/map " + name + " missing");
-            } else if (exclude ? got.isEmpty() != (n == 0) : got.size() != n) {
-              drift.add("nft set/map " + name + " has " + got.size() + " elements, want " + n);
+            } else if (name.startsWith("excl")) {
+              if (got.isEmpty() != els.isEmpty()) { // nft merges adjacent prefixes: no 1:1 compare
+                drift.add("nft set " + name + " has " + got.size() + " elements");
+              }
+            } else if (got.size() != els.size() || !els.containsAll(got)) {
+              drift.add(
+                  "nft set/map "
+                      + name
+                      + " has "
+                      + got.size()
+                      + " elements, want "
+                      + els.size()
+                      + (got.size() == els.size() ? " (contents differ)" : ""));
             }
           });
     }

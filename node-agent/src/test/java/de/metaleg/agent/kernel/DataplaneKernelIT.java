@@ -299,6 +299,14 @@ class DataplaneKernelIT {
       assertTrue(dp.drift().isPresent());
       dp.sync(new DesiredPlan(entries), true);
       assertEquals(Optional.empty(), dp.drift());
+      // an element replaced by another one: same count, other contents
+      sh(
+          ns,
+          "nft delete element inet metaleg snat4 '{ 10.244.1.7 }'"
+              + " && nft add element inet metaleg snat4 '{ 10.244.1.77 : 198.51.100.10 }'");
+      assertTrue(dp.drift().orElseThrow().contains("contents differ"), dp.drift().toString());
+      dp.sync(new DesiredPlan(entries), true);
+      assertEquals(Optional.empty(), dp.drift());
       sh(ns, "nft delete table inet metaleg");
       assertTrue(dp.drift().orElseThrow().contains("table inet metaleg missing"));
       dp.sync(new DesiredPlan(entries), true);
