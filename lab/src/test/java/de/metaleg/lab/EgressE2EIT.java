@@ -23,6 +23,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -39,6 +40,7 @@ import org.junit.jupiter.api.extension.TestWatcher;
  * {@code -Dmetaleg.kernelTests=required} (CI), where a missing requirement fails.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class EgressE2EIT {
   static final ServiceRef WEB = new ServiceRef("default", "web");
   static final List<String> ENDPOINT_PODS = List.of("1a", "2a", "3a");
@@ -63,8 +65,13 @@ class EgressE2EIT {
         }
       };
 
+  /** The agents' FIREWALL_BACKEND; subclasses run the same scenarios with another backend. */
+  String firewallBackend() {
+    return "iptables";
+  }
+
   @BeforeAll
-  static void startLab() throws Exception {
+  void startLab() throws Exception {
     Optional<String> missing = Lab.missingRequirement();
     if (missing.isPresent()) {
       if ("required".equals(System.getProperty("metaleg.kernelTests"))) {
@@ -72,7 +79,9 @@ class EgressE2EIT {
       }
       Assumptions.abort("skipping the end-to-end lab: " + missing.get());
     }
-    lab = Lab.start();
+    System.out.println(
+        "E2E " + getClass().getSimpleName() + ": FIREWALL_BACKEND=" + firewallBackend());
+    lab = Lab.start(Map.of("FIREWALL_BACKEND", firewallBackend()));
     plan = lab.plan;
     cluster = new Cluster(lab.client(), "metallb-system");
     metallb = new MetalLbSimulator(cluster, plan);
@@ -82,9 +91,10 @@ class EgressE2EIT {
   }
 
   @AfterAll
-  static void stopLab() {
+  void stopLab() {
     if (lab != null) {
       lab.close();
+      lab = null;
     }
   }
 

@@ -42,13 +42,18 @@ final class Lab implements AutoCloseable {
   static final Path AGENT_COPY = RUN.resolve("metaleg-node-agent.jar");
 
   final LabPlan plan;
+
+  /** Extra agent environment (e.g. FIREWALL_BACKEND), also used for --cleanup. */
+  private final Map<String, String> agentEnv;
+
   private final Map<String, Process> processes = new LinkedHashMap<>();
   private KubernetesClient client;
   private Thread shutdownHook;
   private boolean closed;
 
-  private Lab(LabPlan plan) {
+  private Lab(LabPlan plan, Map<String, String> agentEnv) {
     this.plan = plan;
+    this.agentEnv = Map.copyOf(agentEnv);
   }
 
   /** Why the lab cannot run here, if it cannot. */
@@ -74,7 +79,7 @@ final class Lab implements AutoCloseable {
     return Optional.empty();
   }
 
-  static Lab start() throws IOException {
+  static Lab start(Map<String, String> agentEnv) throws IOException {
     if (Files.isDirectory(LOGS)) {
       try (var old = Files.list(LOGS)) {
         for (Path f : old.toList()) {
@@ -87,7 +92,7 @@ final class Lab implements AutoCloseable {
     Files.copy(CONTROLLER_JAR, CONTROLLER_COPY, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     Files.copy(AGENT_JAR, AGENT_COPY, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     Cmd.run(List.of("bash", LAB_NET.toString(), "up"), 60).orThrow();
-    Lab lab = new Lab(LabPlan.load(LAB_NET));
+    Lab lab = new Lab(LabPlan.load(LAB_NET), agentEnv);
     // An interrupted run (Ctrl-C, surefire timeout) must not leave namespaces or processes.
     Thread hook = new Thread(lab::close, "lab-teardown");
     Runtime.getRuntime().addShutdownHook(hook);
@@ -171,11 +176,10 @@ final class Lab implements AutoCloseable {
     List<String> cmd = new ArrayList<>(List.of("java"));
     cmd.addAll(JVM_FLAGS);
     cmd.addAll(List.of("-jar", AGENT_COPY.toString()));
-    start(
-        "agent-" + node,
-        plan.node(node).ns(),
-        cmd,
-        Map.of("KUBECONFIG", kubeconfigLan().toString(), "NODE_NAME", node));
+    Map<String, String> env = new LinkedHashMap<>(agentEnv);
+    env.put("KUBECONFIG", kubeconfigLan().toString());
+    env.put("NODE_NAME", node);
+    start("agent-" + node, plan.node(node).ns(), cmd, env);
   }
 
   /** SIGTERM, as a DaemonSet rollout would; the agent must leave its rules in place. */
@@ -186,6 +190,7 @@ final class Lab implements AutoCloseable {
   /** {@code metaleg-node-agent --cleanup} in the node's namespace; returns its output. */
   Cmd.Result cleanup(String node) {
     List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", plan.node(node).ns(), "env"));
+    agentEnv.forEach((k, v) -> cmd.add(k + "=" + v));
     cmd.add("KUBECONFIG=" + kubeconfigLan());
     cmd.add("NODE_NAME=" + node);
     cmd.add("java");
