@@ -22,7 +22,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import org.slf4j.Logger;
@@ -98,15 +97,15 @@ public final class IptablesDataplane implements Dataplane {
     CompletableFuture<Map<String, ObservedSet>> readSets =
         full ? CompletableFuture.supplyAsync(reader::sets, FAMILY_POOL) : null;
     Map<Family, ObservedRoutes> routes = full ? netlink.read() : before.routes();
-    Map<String, ObservedSet> sets = full ? join(readSets) : before.sets();
-    lap(steps, t, "read");
+    Map<String, ObservedSet> sets = full ? Steps.join(readSets) : before.sets();
+    Steps.lap(steps, t, "read");
     allocation = netlink.allocate(allocation, routes, plan);
     DesiredState state = DataplaneRenderer.render(plan, facts, allocation, Set.of());
-    lap(steps, t, "render");
+    Steps.lap(steps, t, "render");
 
     // 1. sets
     restore(List.of("ipset", "restore"), IpsetPayloads.install(state.sets(), sets, full), "ipset");
-    lap(steps, t, "ipset");
+    Steps.lap(steps, t, "ipset");
 
     // 2. routes before the marks that use them
     NetlinkRoutes.Installed installed = netlink.install(state, routes, allocation, warnings);
@@ -114,7 +113,7 @@ public final class IptablesDataplane implements Dataplane {
       state = DataplaneRenderer.render(plan, facts, allocation, installed.unroutable());
     }
 
-    lap(steps, t, "routes");
+    Steps.lap(steps, t, "routes");
 
     // 3. firewall rules, one restore per family with the tables that changed, then (full sync)
     // 4. the jumps from built-in chains; the two families run in parallel
@@ -146,8 +145,8 @@ public final class IptablesDataplane implements Dataplane {
               },
               FAMILY_POOL));
     }
-    join(CompletableFuture.allOf(perFamily.toArray(CompletableFuture[]::new)));
-    lap(steps, t, "iptables+jumps");
+    Steps.join(CompletableFuture.allOf(perFamily.toArray(CompletableFuture[]::new)));
+    Steps.lap(steps, t, "iptables+jumps");
 
     // 5. stale objects, now that no rule uses them
     netlink.removeStale(state, installed.touched(), warnings);
@@ -159,25 +158,11 @@ public final class IptablesDataplane implements Dataplane {
         warnings.add("stale sets not removed: " + e.getMessage());
       }
     }
-    lap(steps, t, "stale");
+    Steps.lap(steps, t, "stale");
     warnings.forEach(w -> LOG.warn("{}", w));
     applied = new Applied(state, payloads, setsOf(state), NetlinkRoutes.routesOf(state));
     LOG.debug("{} sync steps (ms): {}", full ? "full" : "incremental", steps);
     return new SyncResult(state, full, warnings, steps);
-  }
-
-  private static <T> T join(CompletableFuture<T> f) {
-    try {
-      return f.join();
-    } catch (CompletionException e) {
-      throw e.getCause() instanceof RuntimeException re ? re : e;
-    }
-  }
-
-  private static void lap(Map<String, Long> steps, long[] t, String name) {
-    long now = System.nanoTime();
-    steps.put(name, (now - t[0]) / 1_000_000);
-    t[0] = now;
   }
 
   private void ensureJumps(Family f) {

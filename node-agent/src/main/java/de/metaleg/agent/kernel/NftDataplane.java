@@ -17,7 +17,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -77,18 +76,18 @@ public final class NftDataplane implements Dataplane {
     CompletableFuture<Set<String>> readChains =
         full ? CompletableFuture.supplyAsync(reader::chains) : null;
     Map<Family, ObservedRoutes> routes = full ? netlink.read() : before.routes();
-    Set<String> chains = full ? join(readChains) : Set.of();
-    lap(steps, t, "read");
+    Set<String> chains = full ? Steps.join(readChains) : Set.of();
+    Steps.lap(steps, t, "read");
     allocation = netlink.allocate(allocation, routes, plan);
     DesiredState state = DataplaneRenderer.render(plan, facts, allocation, Set.of());
-    lap(steps, t, "render");
+    Steps.lap(steps, t, "render");
 
     // 1. routes before the marks that use them
     NetlinkRoutes.Installed installed = netlink.install(state, routes, allocation, warnings);
     if (!installed.unroutable().isEmpty()) {
       state = DataplaneRenderer.render(plan, facts, allocation, installed.unroutable());
     }
-    lap(steps, t, "routes");
+    Steps.lap(steps, t, "routes");
 
     // 2. the firewall, one transaction
     String payload;
@@ -102,16 +101,16 @@ public final class NftDataplane implements Dataplane {
               NftPayloads.state(state, facts.marks(), changed),
               facts.marks());
     }
-    lap(steps, t, "nft-render");
+    Steps.lap(steps, t, "nft-render");
     if (!full) {
       LOG.debug("incremental nft transaction:\n{}", payload);
     }
     apply(payload, full && !chains.isEmpty());
-    lap(steps, t, "nft");
+    Steps.lap(steps, t, "nft");
 
     // 3. stale routes, now that no packet is marked for them
     netlink.removeStale(state, installed.touched(), warnings);
-    lap(steps, t, "stale");
+    Steps.lap(steps, t, "stale");
     warnings.forEach(w -> LOG.warn("{}", w));
     applied = new Applied(state, NetlinkRoutes.routesOf(state));
     LOG.debug("{} sync steps (ms): {}", full ? "full" : "incremental", steps);
@@ -142,20 +141,6 @@ public final class NftDataplane implements Dataplane {
     if (!again.ok()) {
       throw DataplaneException.of(NFT, again, replace, "nft");
     }
-  }
-
-  private static <T> T join(CompletableFuture<T> f) {
-    try {
-      return f.join();
-    } catch (CompletionException e) {
-      throw e.getCause() instanceof RuntimeException re ? re : e;
-    }
-  }
-
-  private static void lap(Map<String, Long> steps, long[] t, String name) {
-    long now = System.nanoTime();
-    steps.put(name, (now - t[0]) / 1_000_000);
-    t[0] = now;
   }
 
   /**
