@@ -48,6 +48,15 @@ trap 'cleanup; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 
 in_ns() { ip netns exec "$NS" "$@"; }
+alive() { # pid log: fails with the agent's last log lines when it has exited
+  kill -0 "$1" 2>/dev/null && return 0
+  local rc=0
+  wait "$1" || rc=$?
+  AGENT_PID=""
+  echo "agent exited with code $rc; last log lines:" >&2
+  tail -5 "$2" >&2
+  return 1
+}
 rss_mib() { awk -v k="$2:" '$1 == k { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
@@ -64,14 +73,14 @@ for i in range(n):
         "service": f"bench/svc-{i}",
         "role": role,
         "sourceIPv4s": [f"10.{244 + (k >> 16)}.{(k >> 8) & 255}.{k & 255}" for k in range(k0, k0 + 20)],
-        "sourceIPv6s": [f"fd00:10:244::{k + 1:x}" for k in range(k0, k0 + 20)],
+        "sourceIPv6s": [f"fd00:10:244::{k >> 16:x}:{k & 0xffff:x}" for k in range(k0, k0 + 20)],
     }
     if role == "Forward":
         e.update(reason="AnnouncedByOtherNode", gatewayNode=f"gw-{gw}",
                  gatewayIPv4=f"192.0.2.{gw}", gatewayIPv6=f"2001:db8::{gw:x}")
     elif role == "Gateway":
         e.update(reason="AnnouncedByThisNode", gatewayNode=node,
-                 snatIPv4=f"198.51.{100 + i // 250}.{i % 250 + 1}", snatIPv6=f"2001:db8:100::{i + 1:x}")
+                 snatIPv4=f"198.51.{100 + i // 250}.{i % 250 + 1}", snatIPv6=f"2001:db8:100::{i >> 16:x}:{i & 0xffff:x}")
     else:
         e.update(reason="NoAnnouncer")
     entries.append(e)
@@ -96,7 +105,7 @@ measure() { # entries
   ip netns exec "$NS" java -Xmx512m -jar "$LAB_JAR" --address 127.0.0.1 --port 6443 \
     --kubeconfig "$WORK/kubeconfig" >"$WORK/api-$n.log" 2>&1 &
   API_PID=$!
-  for _ in $(seq 300); do grep -q listening "$WORK/api-$n.log" && break; sleep 0.1; done
+  for _ in $(seq 300); do grep -qs listening "$WORK/api-$n.log" && break; sleep 0.1; done
   grep -q listening "$WORK/api-$n.log" || { cat "$WORK/api-$n.log" >&2; return 1; }
   plan_json "$n" >"$WORK/plan-$n.json"
   in_ns curl -sf -o /dev/null -H 'Content-Type: application/json' \
@@ -109,7 +118,7 @@ measure() { # entries
     java -jar "$AGENT_JAR" >"$log" 2>&1 &
   AGENT_PID=$!
   until grep -q "full sync of generation" "$log"; do
-    kill -0 "$AGENT_PID" 2>/dev/null || { cat "$log" >&2; return 1; }
+    alive "$AGENT_PID" "$log" || return 1
     if grep -q "sync failed" "$log"; then cat "$log" >&2; return 1; fi
     (($(now_ms) - t0 < 60000)) || { echo "no sync within 60 s" >&2; cat "$log" >&2; return 1; }
     sleep 0.01
@@ -119,12 +128,13 @@ measure() { # entries
   took=$(grep -o "full sync of generation.*took [0-9]* ms" "$log" | head -1 | grep -o "took [0-9]* ms")
   ready=$(in_ns curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:21794/readyz)
   sleep 2 # let start-up threads settle before sampling
+  alive "$AGENT_PID" "$log" || return 1
   rss_sync=$(rss_mib "$AGENT_PID" VmRSS)
   local cond
   cond=$(in_ns curl -sf "http://127.0.0.1:6443/apis/metaleg.de/v1alpha1/egressplans/$NODE" |
     python3 -c 'import json,sys; s=json.load(sys.stdin).get("status") or {}; print(",".join(c["type"]+"="+c["status"] for c in s.get("conditions",[])))')
   sleep "$IDLE_SECONDS"
-  kill -0 "$AGENT_PID" || { cat "$log" >&2; return 1; }
+  alive "$AGENT_PID" "$log" || return 1
   rss_idle=$(rss_mib "$AGENT_PID" VmRSS)
   hwm=$(rss_mib "$AGENT_PID" VmHWM)
   local heap
@@ -135,7 +145,11 @@ measure() { # entries
   printf '%5d entries: RSS after first sync %d MiB, after %d s idle %d MiB, peak %d MiB\n' \
     "$n" "$rss_sync" "$IDLE_SECONDS" "$rss_idle" "$hwm"
   printf '%5d entries: jcmd GC.heap_info: %s\n' "$n" "$heap"
-  grep -E "WARN|ERROR" "$log" | head -3 | sed "s/^/$n entries: agent log: /" || true
+  if [[ $AGENT_OPTS == *NativeMemoryTracking* ]]; then
+    jcmd "$AGENT_PID" VM.native_memory summary | grep -E "^(Total|-)" |
+      sed -E 's/ +/ /g; s/reserved=[0-9]+KB, //' | sed "s/^/$n entries: NMT /"
+  fi
+  grep -E "WARN|ERROR" "$log" | grep -v VersionUsageUtils | head -3 | cut -c1-300 | sed "s/^/$n entries: agent log: /" || true
   cleanup
 }
 
@@ -144,7 +158,10 @@ echo "JAVA_TOOL_OPTIONS: $AGENT_OPTS"
 echo "$(nproc) cores, $(java -version 2>&1 | head -1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 sizes=("$@")
 ((${#sizes[@]})) || sizes=(100 1000 5000)
+failed=0
 for n in "${sizes[@]}"; do
-  measure "$n"
+  measure "$n" || { echo "$n entries: FAILED" && failed=1; }
+  cleanup
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+exit $failed

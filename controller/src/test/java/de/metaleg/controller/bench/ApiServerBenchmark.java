@@ -81,6 +81,9 @@ public final class ApiServerBenchmark {
   private Controller controller;
   private int nextPod = 1;
 
+  /** Time the failover's three API requests (delete, create, status update) took themselves. */
+  private final List<Long> failoverRequests = new ArrayList<>();
+
   /** Completes with the event time once every named plan satisfies its predicate. */
   private record Waiter(
       Map<String, Predicate<EgressPlan>> expected, CompletableFuture<Long> done) {}
@@ -143,6 +146,7 @@ public final class ApiServerBenchmark {
         plans.values().stream().mapToInt(p -> p.getSpec().getEntries().size()).sum());
 
     warmUp(5);
+    failoverRequests.clear();
     List<Long> endpoint = new ArrayList<>();
     List<Long> failover = new ArrayList<>();
     for (int i = 0; i < repetitions; i++) {
@@ -151,6 +155,7 @@ public final class ApiServerBenchmark {
     }
     print("EndpointSlice +1 pod IP -> affected plans written", endpoint);
     print("ServiceL2Status delete+create -> affected plans written", failover);
+    print("  of which the delete, create and status update requests", failoverRequests);
     long heapWith = heapAfterGc();
     controller.close();
     controller = null;
@@ -217,6 +222,7 @@ public final class ApiServerBenchmark {
     admin.resources(ServiceL2Status.class).inNamespace(METALLB).withName(l2Name(svc)).delete();
     l2Generation.merge(svc, 1, Integer::sum);
     announce(svc, to);
+    failoverRequests.add(System.nanoTime() - t);
     return done.get(60, TimeUnit.SECONDS) - t;
   }
 
