@@ -2,7 +2,9 @@ package de.metaleg.controller.k8s;
 
 import de.metaleg.api.v1alpha1.EgressPlan;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
+import de.metaleg.api.v1alpha1.EgressPlanStatus;
 import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
@@ -38,7 +40,12 @@ public final class PlanWriter {
   /** What we last wrote per node, to skip rewrites while the informer cache lags behind. */
   private final Map<String, Written> written = new ConcurrentHashMap<>();
 
-  private record Written(String resourceVersion, EgressPlanSpec spec) {}
+  /** Metadata as the API server returned it for our write (labels, owners, resourceVersion). */
+  private record Written(ObjectMeta metadata, EgressPlanSpec spec) {
+    String resourceVersion() {
+      return metadata.getResourceVersion();
+    }
+  }
 
   public PlanWriter(
       KubernetesClient client, ControllerMetrics metrics, EventRecorder events, int maxBytes) {
@@ -71,9 +78,9 @@ public final class PlanWriter {
       metrics.planWritten("create");
       LOG.info("created EgressPlan {} ({} entries)", name, desired.getEntries().size());
     } else {
-      result = replace(cached.get(), desired, owner);
+      result = replace(newest(name, cached.get()), cached.get().getStatus(), desired, owner);
     }
-    written.put(name, new Written(result.getMetadata().getResourceVersion(), desired));
+    written.put(name, new Written(result.getMetadata(), desired));
   }
 
   /**
@@ -81,15 +88,16 @@ public final class PlanWriter {
    * 409 and JOSDK retries with a fresh cache. Status rides along unchanged; the API server ignores
    * it on the main resource anyway (status subresource).
    */
-  private EgressPlan replace(EgressPlan cached, EgressPlanSpec desired, OwnerReference owner) {
+  private EgressPlan replace(
+      ObjectMeta base, EgressPlanStatus status, EgressPlanSpec desired, OwnerReference owner) {
     EgressPlan plan = new EgressPlan();
     plan.setMetadata(
-        new ObjectMetaBuilder(cached.getMetadata())
-            .addToLabels(EgressPlan.NODE_LABEL, cached.getMetadata().getName())
+        new ObjectMetaBuilder(base)
+            .addToLabels(EgressPlan.NODE_LABEL, base.getName())
             .withOwnerReferences(owner)
             .build());
     plan.setSpec(desired);
-    plan.setStatus(cached.getStatus());
+    plan.setStatus(status);
     EgressPlan result = client.resource(plan).update();
     metrics.planWritten("update");
     LOG.info(
@@ -97,6 +105,26 @@ public final class PlanWriter {
         plan.getMetadata().getName(),
         desired.getEntries().size());
     return result;
+  }
+
+  /**
+   * The metadata to replace: that of our last write while the informer has not delivered it yet (a
+   * PUT with the cache's older resourceVersion would only fail with 409 and cost a JOSDK retry,
+   * e.g. in a failover that rewrites a plan twice within milliseconds), else the cached copy's.
+   */
+  private ObjectMeta newest(String name, EgressPlan cached) {
+    Written w = written.get(name);
+    if (w == null) {
+      return cached.getMetadata();
+    }
+    try {
+      return Long.parseLong(w.resourceVersion())
+              > Long.parseLong(cached.getMetadata().getResourceVersion())
+          ? w.metadata()
+          : cached.getMetadata();
+    } catch (NumberFormatException | NullPointerException e) {
+      return cached.getMetadata(); // resourceVersions are opaque in general
+    }
   }
 
   /** Deletes the plan of a node that no longer exists. */
