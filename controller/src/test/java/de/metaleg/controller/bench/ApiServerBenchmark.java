@@ -110,14 +110,19 @@ public final class ApiServerBenchmark {
     MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
     System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
     int repetitions = args.length > 0 ? Integer.parseInt(args[0]) : 30;
-    ApiServerBenchmark b = new ApiServerBenchmark();
-    long t0 = System.nanoTime();
-    b.populate();
-    System.out.printf(
-        "populated %d nodes, %d services x %d endpoints in %d ms%n",
-        NODES, SERVICES, ENDPOINTS, ms(System.nanoTime() - t0));
-    b.run(repetitions);
-    System.exit(0); // the mock server's threads are not daemons
+    try {
+      ApiServerBenchmark b = new ApiServerBenchmark();
+      long t0 = System.nanoTime();
+      b.populate();
+      System.out.printf(
+          "populated %d nodes, %d services x %d endpoints in %d ms%n",
+          NODES, SERVICES, ENDPOINTS, ms(System.nanoTime() - t0));
+      b.run(repetitions);
+    } catch (Throwable e) {
+      e.printStackTrace();
+      System.exit(1); // the mock server's threads are not daemons: they would keep the JVM up
+    }
+    System.exit(0);
   }
 
   void run(int repetitions) throws Exception {
