@@ -6,6 +6,7 @@ import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlan;
 import de.metaleg.controller.Controller;
 import de.metaleg.controller.ControllerConfig;
+import de.metaleg.controller.k8s.MockCluster;
 import de.metaleg.controller.k8s.PlanWriter;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
@@ -14,7 +15,6 @@ import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.ServiceStatusBuilder;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
-import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -423,41 +423,7 @@ public final class ApiServerBenchmark {
         .customResourceDefinitions()
         .resource(Serialization.unmarshal(Files.readString(crd), CustomResourceDefinition.class))
         .create();
-    admin
-        .apiextensions()
-        .v1()
-        .customResourceDefinitions()
-        .resource(
-            new CustomResourceDefinitionBuilder()
-                .withNewMetadata()
-                .withName("servicel2statuses.metallb.io")
-                .endMetadata()
-                .withNewSpec()
-                .withGroup("metallb.io")
-                .withScope("Namespaced")
-                .withNewNames()
-                .withKind("ServiceL2Status")
-                .withPlural("servicel2statuses")
-                .withSingular("servicel2status")
-                .endNames()
-                .addNewVersion()
-                .withName("v1beta1")
-                .withServed(true)
-                .withStorage(true)
-                .withNewSubresources()
-                .withNewStatus()
-                .endStatus()
-                .endSubresources()
-                .withNewSchema()
-                .withNewOpenAPIV3Schema()
-                .withType("object")
-                .withXKubernetesPreserveUnknownFields(true)
-                .endOpenAPIV3Schema()
-                .endSchema()
-                .endVersion()
-                .endSpec()
-                .build())
-        .create();
+    admin.apiextensions().v1().customResourceDefinitions().resource(MockCluster.l2Crd()).create();
   }
 
   static String node(int n) {

@@ -35,7 +35,7 @@ import java.util.function.Supplier;
  * ServiceL2Status CRD with status subresource, plus builders for the objects the controller reads.
  * Node N has InternalIPs 192.0.2.N and 2001:db8::N; LB IPs are 198.51.100.x; pods 10.0.N.x.
  */
-final class MockCluster implements AutoCloseable {
+public final class MockCluster implements AutoCloseable {
   final KubernetesMockServer server;
   final KubernetesClient client;
 
@@ -64,7 +64,10 @@ final class MockCluster implements AutoCloseable {
     }
   }
 
-  static CustomResourceDefinition l2Crd() {
+  /**
+   * MetalLB's ServiceL2Status CRD, reduced to what the mock needs: scope and status subresource.
+   */
+  public static CustomResourceDefinition l2Crd() {
     return new CustomResourceDefinitionBuilder()
         .withNewMetadata()
         .withName("servicel2statuses.metallb.io")
