@@ -165,24 +165,47 @@ public final class IptablesDataplane implements Dataplane {
     return new SyncResult(state, full, warnings, steps);
   }
 
+  /**
+   * Our jump must be the first rule of its built-in chain: a CNI's masquerade or accept above it
+   * would rewrite or pass rerouted packets first. A missing jump is inserted at position 1; one
+   * that something else pushed down is re-inserted at 1 before its old copy is deleted, so there is
+   * no moment without it.
+   */
   private void ensureJumps(Family f) {
-    {
-      KernelReader.ObservedFirewall fw = reader.firewall(flavor, f);
-      for (IptablesPayloads.Jump j : IptablesPayloads.JUMPS) {
-        if (fw.tablesWithJump().contains(j.table())) {
-          continue;
-        }
-        List<String> argv =
-            new ArrayList<>(
-                List.of(flavor.iptables(f), "-w", "-t", j.table(), "-I", j.builtin(), "1"));
-        argv.addAll(j.ruleSpec());
-        CommandRunner.Result r = runner.run(argv);
-        if (!r.ok()) {
-          throw DataplaneException.of(argv, r, null, "");
-        }
-        LOG.info("inserted jump: {}", String.join(" ", argv));
+    KernelReader.ObservedFirewall fw = reader.firewall(flavor, f);
+    for (IptablesPayloads.Jump j : IptablesPayloads.JUMPS) {
+      Integer position = fw.jumpPositions().get(j.table());
+      if (position != null && position == 1) {
+        continue;
+      }
+      iptables(f, j, List.of("-I", j.builtin(), "1"));
+      if (position != null) {
+        iptables(f, j.table(), List.of("-D", j.builtin(), Integer.toString(position + 1)));
+        LOG.warn(
+            "{} jump to {} was at position {} of {} {}; moved back to 1",
+            flavor.iptables(f),
+            j.chain(),
+            position,
+            j.table(),
+            j.builtin());
       }
     }
+  }
+
+  private void iptables(Family f, IptablesPayloads.Jump j, List<String> action) {
+    List<String> spec = new ArrayList<>(action);
+    spec.addAll(j.ruleSpec());
+    iptables(f, j.table(), spec);
+  }
+
+  private void iptables(Family f, String table, List<String> action) {
+    List<String> argv = new ArrayList<>(List.of(flavor.iptables(f), "-w", "-t", table));
+    argv.addAll(action);
+    CommandRunner.Result r = runner.run(argv);
+    if (!r.ok()) {
+      throw DataplaneException.of(argv, r, null, "");
+    }
+    LOG.info("{}", String.join(" ", argv));
   }
 
   private void restore(List<String> argv, String payload, String shellPrefix) {
@@ -234,8 +257,11 @@ public final class IptablesDataplane implements Dataplane {
                           + key
                           + (have == null ? " missing" : " has " + have + " rules"));
                 }
-                if (!fw.tablesWithJump().contains(table)) {
+                Integer position = fw.jumpPositions().get(table);
+                if (position == null) {
                   drift.add(flavor.iptables(f) + " jump to " + key + " missing");
+                } else if (position != 1) {
+                  drift.add(flavor.iptables(f) + " jump to " + key + " at position " + position);
                 }
               });
     }

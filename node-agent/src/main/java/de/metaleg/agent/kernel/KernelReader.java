@@ -2,6 +2,7 @@ package de.metaleg.agent.kernel;
 
 import de.metaleg.agent.model.Family;
 import de.metaleg.agent.model.MarkSpace;
+import de.metaleg.agent.render.IptablesPayloads;
 import de.metaleg.agent.render.Names;
 import de.metaleg.agent.render.ObservedRoutes;
 import de.metaleg.agent.render.ObservedSet;
@@ -26,8 +27,16 @@ public final class KernelReader {
   private static final Pattern DEFAULT_VIA = Pattern.compile("^default via (\\S+)");
 
   /** What iptables-save shows of MetalEG in one family. */
+  /**
+   * @param jumpPositions per table, the 1-based position of our jump in its built-in chain (absent
+   *     = no jump); it must be 1 so nothing else (a CNI's masquerade or accept) comes first
+   */
   public record ObservedFirewall(
-      Family family, Map<String, Integer> chainRuleCounts, Set<String> tablesWithJump) {}
+      Family family, Map<String, Integer> chainRuleCounts, Map<String, Integer> jumpPositions) {
+    public Set<String> tablesWithJump() {
+      return jumpPositions.keySet();
+    }
+  }
 
   private final CommandRunner runner;
 
@@ -149,21 +158,30 @@ public final class KernelReader {
 
   public static ObservedFirewall parseIptablesSave(Family f, String text) {
     Map<String, Integer> counts = new TreeMap<>();
-    Set<String> jumps = new HashSet<>();
+    Map<String, Integer> jumps = new TreeMap<>();
+    Map<String, Integer> builtinRules = new HashMap<>();
     String table = "";
     for (String line : text.split("\n")) {
       if (line.startsWith("*")) {
         table = line.substring(1).trim();
+      } else if (isOurBuiltin(table, line)) {
+        int position = builtinRules.merge(table, 1, Integer::sum);
+        if (line.matches(".* -j " + Names.CHAIN_PREFIX + "\\S+\\s*$")) {
+          jumps.putIfAbsent(table, position);
+        }
       } else if (line.startsWith(":" + Names.CHAIN_PREFIX)) {
         counts.putIfAbsent(table + "/" + line.substring(1).split(" ")[0], 0);
       } else if (line.startsWith("-A " + Names.CHAIN_PREFIX)) {
         counts.merge(table + "/" + line.split(" ")[1], 1, Integer::sum);
-      } else if (line.startsWith("-A ")
-          && line.matches(".* -j " + Names.CHAIN_PREFIX + "\\S+\\s*$")) {
-        jumps.add(table);
       }
     }
     return new ObservedFirewall(f, counts, jumps);
+  }
+
+  /** A rule of the built-in chain our jump lives in, in this table (e.g. nat POSTROUTING). */
+  private static boolean isOurBuiltin(String table, String line) {
+    return IptablesPayloads.JUMPS.stream()
+        .anyMatch(j -> j.table().equals(table) && line.startsWith("-A " + j.builtin() + " "));
   }
 
   /** The {@code -A METALEG-...} rule lines of one family. */

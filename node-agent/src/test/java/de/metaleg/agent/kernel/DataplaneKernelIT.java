@@ -329,6 +329,24 @@ class DataplaneKernelIT {
       dp.sync(new DesiredPlan(entries), true);
       assertEquals(Optional.empty(), dp.drift());
       assertTrue(out(ns, flavor.save(Family.V4)).contains("-j SNAT --to-source 198.51.100.10"));
+      // a CNI inserts its masquerade above our jump: the canary notices, a full sync moves our
+      // jump back to the top and keeps the CNI's rule
+      String masq = "-s 10.244.0.0/16 ! -d 10.244.0.0/16 -j MASQUERADE";
+      sh(ns, flavor.iptables(Family.V4) + " -t nat -I POSTROUTING 1 " + masq);
+      assertTrue(
+          dp.drift().orElseThrow().contains("METALEG-POSTROUTING at position 2"),
+          dp.drift().toString());
+      dp.sync(new DesiredPlan(entries), true);
+      assertEquals(Optional.empty(), dp.drift());
+      List<String> postrouting =
+          out(ns, flavor.iptables(Family.V4) + " -t nat -S POSTROUTING").lines().toList();
+      assertEquals(
+          "-A POSTROUTING -j METALEG-POSTROUTING", postrouting.get(1), postrouting.toString());
+      assertEquals(
+          1,
+          postrouting.stream().filter(l -> l.contains("METALEG-POSTROUTING")).count(),
+          "the old jump is gone: " + postrouting);
+      assertTrue(postrouting.get(2).contains("MASQUERADE"), postrouting.toString());
     }
 
     // --cleanup: nothing of ours left, twice in a row, foreign state intact

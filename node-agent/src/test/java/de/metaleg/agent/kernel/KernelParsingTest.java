@@ -91,6 +91,8 @@ class KernelParsingTest {
     assertEquals(
         Map.of("mangle/METALEG-MARK", 2, "nat/METALEG-POSTROUTING", 0), fw.chainRuleCounts());
     assertEquals(java.util.Set.of("mangle"), fw.tablesWithJump());
+    // a foreign rule comes first: the jump is at position 2, which the canary reports
+    assertEquals(java.util.Map.of("mangle", 2), fw.jumpPositions());
     assertEquals(
         """
         *mangle
