@@ -1,24 +1,13 @@
 package de.metaleg.deploy;
 
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import de.metaleg.testing.CrudApiServer;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import io.fabric8.kubernetes.client.utils.Serialization;
-import io.fabric8.mockwebserver.Context;
-import io.fabric8.mockwebserver.MockWebServer;
-import io.fabric8.mockwebserver.ServerRequest;
-import io.fabric8.mockwebserver.ServerResponse;
 import io.fabric8.mockwebserver.http.RecordedRequest;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Queue;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
@@ -31,38 +20,8 @@ import java.util.function.BooleanSupplier;
 final class RecordingApiServer implements AutoCloseable {
   static final String OWN_NAMESPACE = "metallb-system";
 
-  final Map<ServerRequest, Queue<ServerResponse>> expectations = new HashMap<>();
-  final KubernetesMockServer server =
-      new KubernetesMockServer(
-          new Context(Serialization.jsonMapper()),
-          new MockWebServer(),
-          expectations,
-          new KubernetesMixedDispatcher(expectations),
-          false);
-  final KubernetesClient setup;
-
-  RecordingApiServer() throws Exception {
-    server.init();
-    setup = server.createClient();
-    for (Path crd :
-        List.of(
-            Manifests.CONFIG.resolve("crd/egressplans.metaleg.de-v1.yml"),
-            Manifests.ROOT.resolve(
-                "lab/src/main/resources/crd/servicel2statuses.metallb.io-v1.yml"))) {
-      setup
-          .apiextensions()
-          .v1()
-          .customResourceDefinitions()
-          .resource(Serialization.unmarshal(Manifests.read(crd), CustomResourceDefinition.class))
-          .create();
-    }
-    for (String ns : new String[] {"default", OWN_NAMESPACE, "app"}) {
-      setup
-          .namespaces()
-          .resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build())
-          .create();
-    }
-  }
+  final KubernetesMockServer server = CrudApiServer.start("default", OWN_NAMESPACE, "app");
+  final KubernetesClient setup = server.createClient();
 
   /** A client whose requests carry {@code userAgent}, to tell them from the test's own. */
   KubernetesClient clientAs(String userAgent) {

@@ -8,6 +8,7 @@ import de.metaleg.controller.Controller;
 import de.metaleg.controller.ControllerConfig;
 import de.metaleg.controller.k8s.MockCluster;
 import de.metaleg.controller.k8s.PlanWriter;
+import de.metaleg.testing.CrudApiServer;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
@@ -20,11 +21,8 @@ import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.kubernetes.client.utils.Serialization;
-import io.fabric8.mockwebserver.Context;
-import io.fabric8.mockwebserver.MockWebServer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
@@ -89,14 +87,7 @@ public final class ApiServerBenchmark {
       Map<String, Predicate<EgressPlan>> expected, CompletableFuture<Long> done) {}
 
   ApiServerBenchmark() throws Exception {
-    server =
-        new KubernetesMockServer(
-            new Context(Serialization.jsonMapper()),
-            new MockWebServer(),
-            new HashMap<>(),
-            new KubernetesMixedDispatcher(new HashMap<>()),
-            false);
-    server.init();
+    server = CrudApiServer.start("default", "metallb-system");
     admin = server.createClient();
     observer = server.createClient();
   }

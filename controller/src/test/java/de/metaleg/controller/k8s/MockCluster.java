@@ -3,30 +3,18 @@ package de.metaleg.controller.k8s;
 import de.metaleg.api.metallb.ServiceL2Status;
 import de.metaleg.api.metallb.ServiceL2StatusStatus;
 import de.metaleg.api.v1alpha1.EgressPlan;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import de.metaleg.testing.CrudApiServer;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
-import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import io.fabric8.kubernetes.client.utils.Serialization;
-import io.fabric8.mockwebserver.Context;
-import io.fabric8.mockwebserver.MockWebServer;
-import io.fabric8.mockwebserver.ServerRequest;
-import io.fabric8.mockwebserver.ServerResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
-import java.util.Map;
-import java.util.Queue;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
@@ -40,63 +28,13 @@ public final class MockCluster implements AutoCloseable {
   final KubernetesClient client;
 
   MockCluster() throws Exception {
-    Map<ServerRequest, Queue<ServerResponse>> expectations = new HashMap<>();
-    server =
-        new KubernetesMockServer(
-            new Context(Serialization.jsonMapper()),
-            new MockWebServer(),
-            expectations,
-            new KubernetesMixedDispatcher(expectations),
-            false);
-    server.init();
+    server = CrudApiServer.start("default", "metallb-system", "app");
     client = server.createClient();
-    CustomResourceDefinition plans =
-        Serialization.unmarshal(
-            Files.readString(Path.of("../config/crd/egressplans.metaleg.de-v1.yml")),
-            CustomResourceDefinition.class);
-    client.apiextensions().v1().customResourceDefinitions().resource(plans).create();
-    client.apiextensions().v1().customResourceDefinitions().resource(l2Crd()).create();
-    for (String ns : new String[] {"default", "metallb-system", "app"}) {
-      client
-          .namespaces()
-          .resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build())
-          .create();
-    }
   }
 
-  /**
-   * MetalLB's ServiceL2Status CRD, reduced to what the mock needs: scope and status subresource.
-   */
+  /** MetalLB's ServiceL2Status CRD (the lab's, written from MetalLB's schema). */
   public static CustomResourceDefinition l2Crd() {
-    return new CustomResourceDefinitionBuilder()
-        .withNewMetadata()
-        .withName("servicel2statuses.metallb.io")
-        .endMetadata()
-        .withNewSpec()
-        .withGroup("metallb.io")
-        .withScope("Namespaced")
-        .withNewNames()
-        .withKind("ServiceL2Status")
-        .withPlural("servicel2statuses")
-        .withSingular("servicel2status")
-        .endNames()
-        .addNewVersion()
-        .withName("v1beta1")
-        .withServed(true)
-        .withStorage(true)
-        .withNewSubresources()
-        .withNewStatus()
-        .endStatus()
-        .endSubresources()
-        .withNewSchema()
-        .withNewOpenAPIV3Schema()
-        .withType("object")
-        .withXKubernetesPreserveUnknownFields(true)
-        .endOpenAPIV3Schema()
-        .endSchema()
-        .endVersion()
-        .endSpec()
-        .build();
+    return CrudApiServer.crd(CrudApiServer.SERVICEL2STATUS_CRD);
   }
 
   Node node(int n) {

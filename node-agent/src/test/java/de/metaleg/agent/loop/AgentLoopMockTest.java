@@ -17,26 +17,16 @@ import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlan;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
 import de.metaleg.api.v1alpha1.EgressPlanStatus;
+import de.metaleg.testing.CrudApiServer;
 import io.fabric8.kubernetes.api.model.Condition;
-import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import io.fabric8.kubernetes.client.utils.Serialization;
-import io.fabric8.mockwebserver.Context;
-import io.fabric8.mockwebserver.MockWebServer;
-import io.fabric8.mockwebserver.ServerRequest;
-import io.fabric8.mockwebserver.ServerResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Queue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
@@ -121,21 +111,8 @@ class AgentLoopMockTest {
 
   @BeforeEach
   void setUp() throws Exception {
-    Map<ServerRequest, Queue<ServerResponse>> expectations = new HashMap<>();
-    server =
-        new KubernetesMockServer(
-            new Context(Serialization.jsonMapper()),
-            new MockWebServer(),
-            expectations,
-            new KubernetesMixedDispatcher(expectations),
-            false);
-    server.init();
+    server = CrudApiServer.start();
     client = server.createClient();
-    CustomResourceDefinition crd =
-        Serialization.unmarshal(
-            Files.readString(Path.of("../config/crd/egressplans.metaleg.de-v1.yml")),
-            CustomResourceDefinition.class);
-    client.apiextensions().v1().customResourceDefinitions().resource(crd).create();
     AgentConfig config = AgentConfig.fromEnv(Map.of("NODE_NAME", "node-a"));
     dataplane = new FakeDataplane(new NodeFacts(config.markSpace(), config.excludeDestinations()));
     metrics = new AgentMetrics();
