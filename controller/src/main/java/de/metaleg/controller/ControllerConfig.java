@@ -3,6 +3,7 @@ package de.metaleg.controller;
 import de.metaleg.common.BindAddress;
 import de.metaleg.common.ConfigException;
 import de.metaleg.common.Env;
+import de.metaleg.common.EnvVar;
 import de.metaleg.controller.plan.PlannerConfig;
 import java.time.Duration;
 import java.util.List;
@@ -26,22 +27,19 @@ public record ControllerConfig(
     Optional<String> leaseNamespace,
     Optional<String> identity) {
 
-  /** One environment variable the controller reads, with its default ("" means unset). */
-  public record Variable(String name, String defaultValue, String description) {}
-
-  public static final List<Variable> VARIABLES =
+  public static final List<EnvVar> VARIABLES =
       List.of(
-          new Variable(
+          new EnvVar(
               "METALLB_NAMESPACE", "metallb-system", "Namespace of MetalLB's ServiceL2Status"),
-          new Variable(
+          new EnvVar(
               "FILTER_ENDPOINTS_FOR_NODE",
               "true",
               "true: a node's plan lists only its own endpoints; false: every endpoint"),
-          new Variable("RECONCILIATION_INTERVAL", "5m", "Full resync of every plan"),
-          new Variable("METRICS_BIND_ADDRESS", ":21793", "Prometheus /metrics; 0 disables"),
-          new Variable("HEALTH_PROBE_BIND_ADDRESS", ":21794", "/healthz and /readyz; 0 disables"),
-          new Variable("POD_NAME", "", "Leader-election identity (Downward API)"),
-          new Variable("POD_NAMESPACE", "", "Lease namespace; leader election is off when unset"));
+          new EnvVar("RECONCILIATION_INTERVAL", "5m", "Full resync of every plan"),
+          new EnvVar("METRICS_BIND_ADDRESS", ":21793", "Prometheus /metrics; 0 disables"),
+          new EnvVar("HEALTH_PROBE_BIND_ADDRESS", ":21794", "/healthz and /readyz; 0 disables"),
+          new EnvVar("POD_NAME", "", "Leader-election identity (Downward API)"),
+          new EnvVar("POD_NAMESPACE", "", "Lease namespace; leader election is off when unset"));
 
   /** The name of the Lease used for leader election. */
   public static final String LEASE_NAME = "metaleg-controller";
@@ -70,11 +68,7 @@ public record ControllerConfig(
   }
 
   private static String def(String name) {
-    return VARIABLES.stream()
-        .filter(v -> v.name().equals(name))
-        .findFirst()
-        .orElseThrow()
-        .defaultValue();
+    return EnvVar.defaultOf(VARIABLES, name);
   }
 
   private static Optional<String> namespace(Env env, String name, Optional<String> def) {

@@ -74,6 +74,6 @@ class ControllerConfigTest {
             "HEALTH_PROBE_BIND_ADDRESS",
             "POD_NAME",
             "POD_NAMESPACE"),
-        ControllerConfig.VARIABLES.stream().map(ControllerConfig.Variable::name).toList());
+        ControllerConfig.VARIABLES.stream().map(de.metaleg.common.EnvVar::name).toList());
   }
 }

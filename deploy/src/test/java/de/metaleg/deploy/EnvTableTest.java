@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import de.metaleg.agent.AgentConfig;
+import de.metaleg.common.EnvVar;
 import de.metaleg.controller.ControllerConfig;
-import io.fabric8.kubernetes.api.model.EnvVar;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -21,24 +21,17 @@ class EnvTableTest {
   /** Set in the manifests for the JVM, not read by MetalEG's code. */
   static final Set<String> JVM_ONLY = Set.of("JAVA_TOOL_OPTIONS");
 
+  static Map<String, String> defaults(List<EnvVar> variables) {
+    return variables.stream()
+        .collect(Collectors.toMap(EnvVar::name, EnvVar::defaultValue, (a, b) -> a, TreeMap::new));
+  }
+
   static Map<String, String> controllerDefaults() {
-    return ControllerConfig.VARIABLES.stream()
-        .collect(
-            Collectors.toMap(
-                ControllerConfig.Variable::name,
-                ControllerConfig.Variable::defaultValue,
-                (a, b) -> a,
-                TreeMap::new));
+    return defaults(ControllerConfig.VARIABLES);
   }
 
   static Map<String, String> agentDefaults() {
-    return AgentConfig.VARIABLES.stream()
-        .collect(
-            Collectors.toMap(
-                AgentConfig.Variable::name,
-                AgentConfig.Variable::defaultValue,
-                (a, b) -> a,
-                TreeMap::new));
+    return defaults(AgentConfig.VARIABLES);
   }
 
   @Test
@@ -55,16 +48,23 @@ class EnvTableTest {
         agentDefaults());
   }
 
-  private static void assertManifestMatches(List<EnvVar> env, Map<String, String> code) {
-    Map<String, EnvVar> byName =
-        env.stream().collect(Collectors.toMap(EnvVar::getName, e -> e, (a, b) -> a, TreeMap::new));
+  private static void assertManifestMatches(
+      List<io.fabric8.kubernetes.api.model.EnvVar> env, Map<String, String> code) {
+    Map<String, io.fabric8.kubernetes.api.model.EnvVar> byName =
+        env.stream()
+            .collect(
+                Collectors.toMap(
+                    io.fabric8.kubernetes.api.model.EnvVar::getName,
+                    e -> e,
+                    (a, b) -> a,
+                    TreeMap::new));
     Set<String> unknown = new java.util.TreeSet<>(byName.keySet());
     unknown.removeAll(code.keySet());
     unknown.removeAll(JVM_ONLY);
     assertEquals(Set.of(), unknown, "manifest sets variables the code does not read");
     code.forEach(
         (name, def) -> {
-          EnvVar e = byName.get(name);
+          var e = byName.get(name);
           assertTrue(e != null, "manifest lacks " + name);
           if (def.isEmpty()) {
             assertTrue(e.getValueFrom() != null, name + " has no default: comes from the pod");

@@ -6,6 +6,7 @@ import de.metaleg.agent.model.MarkSpace;
 import de.metaleg.common.BindAddress;
 import de.metaleg.common.ConfigException;
 import de.metaleg.common.Env;
+import de.metaleg.common.EnvVar;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,9 +24,6 @@ public record AgentConfig(
     Optional<BindAddress> metricsAddress,
     Optional<BindAddress> healthProbeAddress) {
 
-  /** One environment variable the agent reads, with its default ("" = required, no default). */
-  public record Variable(String name, String defaultValue) {}
-
   public static final String NODE_NAME = "NODE_NAME";
   public static final String FIREWALL_BACKEND = "FIREWALL_BACKEND";
   public static final String FIREWALL_MASK = "FIREWALL_MASK";
@@ -37,19 +35,29 @@ public record AgentConfig(
   public static final String HEALTH_PROBE_BIND_ADDRESS = "HEALTH_PROBE_BIND_ADDRESS";
 
   /** Every variable the agent reads and its default, in the order of the users' table. */
-  public static final List<Variable> VARIABLES =
+  public static final List<EnvVar> VARIABLES =
       List.of(
-          new Variable(NODE_NAME, ""),
-          new Variable(FIREWALL_BACKEND, "iptables"),
-          new Variable(FIREWALL_MASK, "0x00F00000"),
-          new Variable(
+          new EnvVar(NODE_NAME, "", "The node whose EgressPlan this agent programs (required)"),
+          new EnvVar(
+              FIREWALL_BACKEND,
+              "iptables",
+              "iptables (nft or legacy flavour, as the node uses) or nftables"),
+          new EnvVar(
+              FIREWALL_MASK,
+              "0x00F00000",
+              "Packet-mark bits MetalEG owns; contiguous, at least 2 bits"),
+          new EnvVar(
               FIREWALL_EXCLUDE_DST_CIDRS,
-              "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 169.254.0.0/16, fc00::/7, fe80::/10"),
-          new Variable(ROUTE_BACKEND, "netlink"),
-          new Variable(ROUTE_TABLE_ID_OFFSET, "100000"),
-          new Variable(RECONCILIATION_INTERVAL, "5m"),
-          new Variable(METRICS_BIND_ADDRESS, ":21793"),
-          new Variable(HEALTH_PROBE_BIND_ADDRESS, ":21794"));
+              "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 169.254.0.0/16, fc00::/7, fe80::/10",
+              "Destinations never rerouted nor SNATed"),
+          new EnvVar(ROUTE_BACKEND, "netlink", "ip rules and routes in the Linux routing stack"),
+          new EnvVar(
+              ROUTE_TABLE_ID_OFFSET,
+              "100000",
+              "Route tables are offset+1 .. offset+number of marks"),
+          new EnvVar(RECONCILIATION_INTERVAL, "5m", "Periodic full resync"),
+          new EnvVar(METRICS_BIND_ADDRESS, ":21793", "Prometheus /metrics; 0 disables"),
+          new EnvVar(HEALTH_PROBE_BIND_ADDRESS, ":21794", "/healthz and /readyz; 0 disables"));
 
   /** Firewall backends this version implements. */
   public static final List<String> FIREWALL_BACKENDS = List.of("iptables", "nftables");
@@ -61,11 +69,7 @@ public record AgentConfig(
   }
 
   public static String defaultOf(String name) {
-    return VARIABLES.stream()
-        .filter(v -> v.name().equals(name))
-        .findFirst()
-        .orElseThrow()
-        .defaultValue();
+    return EnvVar.defaultOf(VARIABLES, name);
   }
 
   /** The full configuration of a running agent; NODE_NAME is required. */

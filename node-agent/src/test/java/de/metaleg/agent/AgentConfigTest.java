@@ -57,7 +57,7 @@ class AgentConfigTest {
             "RECONCILIATION_INTERVAL",
             "METRICS_BIND_ADDRESS",
             "HEALTH_PROBE_BIND_ADDRESS"),
-        AgentConfig.VARIABLES.stream().map(AgentConfig.Variable::name).toList());
+        AgentConfig.VARIABLES.stream().map(de.metaleg.common.EnvVar::name).toList());
     assertEquals("0x00F00000", AgentConfig.defaultOf("FIREWALL_MASK"));
   }
 
