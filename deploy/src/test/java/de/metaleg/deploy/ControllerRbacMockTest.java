@@ -9,12 +9,13 @@ import de.metaleg.api.metallb.ServiceL2StatusStatus;
 import de.metaleg.api.v1alpha1.EgressPlan;
 import de.metaleg.controller.Controller;
 import de.metaleg.controller.ControllerConfig;
+import de.metaleg.testing.CrudApiServer;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.ServiceStatusBuilder;
-import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder;
+import io.fabric8.kubernetes.api.model.authorization.v1.ResourceRuleBuilder;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -40,29 +41,17 @@ class ControllerRbacMockTest {
       // JOSDK asks whether it may use Leases; the CRUD mock cannot answer that review itself, so it
       // answers with the lease rules of config/rbac/controller.yaml's Role.
       Rbac rbac = Rbac.of(Manifests.objects(Manifests.CONFIG), "metaleg-controller");
-      api.server
-          .expect()
-          .post()
-          .withPath("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews")
-          .andReturn(
-              201,
-              new SelfSubjectRulesReviewBuilder()
-                  .withNewStatus()
-                  .withResourceRules(
-                      rbac.namespaceRules().stream()
-                          .map(
-                              r ->
-                                  new io.fabric8.kubernetes.api.model.authorization.v1
-                                          .ResourceRuleBuilder()
-                                      .withApiGroups(r.getApiGroups())
-                                      .withResources(r.getResources())
-                                      .withVerbs(r.getVerbs())
-                                      .build())
-                          .toList())
-                  .withIncomplete(false)
-                  .endStatus()
-                  .build())
-          .always();
+      CrudApiServer.answerRulesReviews(
+          api.server,
+          rbac.namespaceRules().stream()
+              .map(
+                  r ->
+                      new ResourceRuleBuilder()
+                          .withApiGroups(r.getApiGroups())
+                          .withResources(r.getResources())
+                          .withVerbs(r.getVerbs())
+                          .build())
+              .toList());
       KubernetesClient setup = api.setup;
       seed(setup);
       try (KubernetesClient asController = api.clientAs(AGENT)) {

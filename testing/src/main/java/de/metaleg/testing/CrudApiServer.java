@@ -2,6 +2,8 @@ package de.metaleg.testing;
 
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.api.model.authorization.v1.ResourceRule;
+import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
@@ -14,6 +16,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Queue;
 
@@ -55,6 +58,26 @@ public final class CrudApiServer {
       }
     }
     return server;
+  }
+
+  /**
+   * Answers every SelfSubjectRulesReview (JOSDK's permission check before leader election, which
+   * CRUD mode cannot answer) with {@code rules}.
+   */
+  public static void answerRulesReviews(KubernetesMockServer server, List<ResourceRule> rules) {
+    server
+        .expect()
+        .post()
+        .withPath("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews")
+        .andReturn(
+            201,
+            new SelfSubjectRulesReviewBuilder()
+                .withNewStatus()
+                .withResourceRules(rules)
+                .withIncomplete(false)
+                .endStatus()
+                .build())
+        .always();
   }
 
   /** One of the CRDs above, from the classpath. */

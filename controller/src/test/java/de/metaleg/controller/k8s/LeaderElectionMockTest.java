@@ -6,7 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import de.metaleg.controller.Controller;
 import de.metaleg.controller.ControllerConfig;
-import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder;
+import de.metaleg.testing.CrudApiServer;
+import io.fabric8.kubernetes.api.model.authorization.v1.ResourceRuleBuilder;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.List;
@@ -23,24 +24,14 @@ class LeaderElectionMockTest {
   @Test
   void takesTheLeaseThenWritesAndStopsWithoutExiting() throws Exception {
     try (MockCluster cluster = new MockCluster()) {
-      cluster
-          .server
-          .expect()
-          .post()
-          .withPath("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews")
-          .andReturn(
-              201,
-              new SelfSubjectRulesReviewBuilder()
-                  .withNewStatus()
-                  .addNewResourceRule()
+      CrudApiServer.answerRulesReviews(
+          cluster.server,
+          List.of(
+              new ResourceRuleBuilder()
                   .withApiGroups("coordination.k8s.io")
                   .withResources("leases")
                   .withVerbs("get", "list", "watch", "create", "update", "patch", "delete")
-                  .endResourceRule()
-                  .withIncomplete(false)
-                  .endStatus()
-                  .build())
-          .always();
+                  .build()));
       cluster.node(1);
       ControllerConfig config =
           ControllerConfig.fromEnv(
