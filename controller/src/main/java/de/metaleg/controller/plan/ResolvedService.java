@@ -47,6 +47,14 @@ public record ResolvedService(
     return usable && sources.stream().anyMatch(s -> lbIP(s.ip().family()).isPresent());
   }
 
+  /** The same Service planned with {@code gateway} (a remembered one while the grace lasts). */
+  public ResolvedService withGateway(Optional<String> gateway) {
+    if (gateway.equals(gatewayNode)) {
+      return this;
+    }
+    return new ResolvedService(key, usable, lbIPv4, lbIPv6, gateway, sources, findings);
+  }
+
   public ResolvedService withSources(List<Source> kept, List<Finding> moreFindings) {
     List<Finding> all = new ArrayList<>(findings);
     all.addAll(moreFindings);
