@@ -22,9 +22,10 @@ import java.util.TreeSet;
  *
  * <p>Rules, per labelled Service and address family the Service has an LB IP for: the announcing
  * node gets {@code Gateway} with all endpoints; every other node with endpoints of that family gets
- * {@code Forward} to the gateway's InternalIP, or {@code Reject} when there is no announcer, the
- * announcer is not a known node, or it has no InternalIP of the family. With {@code
- * filterEndpointsForNode=false} every node gets every endpoint.
+ * {@code Forward} to the gateway's InternalIP, or {@code Reject} when there is no announcer (and
+ * the {@link GatewayMemory} bridges none), the announcer is not a known node, or it has no
+ * InternalIP of the family. With {@code filterEndpointsForNode=false} every node gets every
+ * endpoint.
  */
 public final class EgressPlanner {
   private EgressPlanner() {}

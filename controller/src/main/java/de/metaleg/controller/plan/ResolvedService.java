@@ -9,7 +9,8 @@ import java.util.Optional;
  *
  * @param usable false when the Service gets no rules at all (not a LoadBalancer, no or malformed LB
  *     IP); {@code findings} says why
- * @param gatewayNode the node MetalLB announces the LB IP from, if an announcer names one
+ * @param gatewayNode the node MetalLB announces the LB IP from, if an announcer names one; after
+ *     {@link EgressPlanner#resolveAll}, the remembered one while the grace period lasts
  * @param sources endpoint addresses sorted by address, one per address, node addresses removed
  */
 public record ResolvedService(
