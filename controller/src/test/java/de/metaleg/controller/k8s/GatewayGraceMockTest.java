@@ -11,9 +11,8 @@ import de.metaleg.controller.Controller;
 import de.metaleg.controller.ControllerConfig;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
-import io.fabric8.kubernetes.client.Watch;
-import io.fabric8.kubernetes.client.Watcher;
-import io.fabric8.kubernetes.client.WatcherException;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,7 +36,7 @@ class GatewayGraceMockTest {
   MockCluster cluster;
   Controller controller;
   SimpleMeterRegistry registry;
-  Watch watch;
+  SharedIndexInformer<EgressPlan> informer;
   final List<Revision> revisions = new ArrayList<>();
 
   @BeforeEach
@@ -50,8 +49,8 @@ class GatewayGraceMockTest {
 
   @AfterEach
   void stop() {
-    if (watch != null) {
-      watch.close();
+    if (informer != null) {
+      informer.close();
     }
     if (controller != null) {
       controller.close();
@@ -96,33 +95,49 @@ class GatewayGraceMockTest {
       List.of("app/web Forward/AnnouncedByOtherNode via=192.0.2.3 src=10.0.2.5");
   static final List<String> REJECT = List.of("app/web Reject/NoAnnouncer src=10.0.2.5");
 
-  /** From now on, every revision of every plan is recorded. */
+  /**
+   * From now on, every revision of every plan is recorded: an informer (synced before this returns,
+   * so its watch is running) delivers each watch event, nothing coalesced.
+   */
   void recordRevisions() {
-    watch =
+    informer =
         cluster
             .client
             .resources(EgressPlan.class)
-            .watch(
-                new Watcher<>() {
+            .inform(
+                new ResourceEventHandler<>() {
                   @Override
-                  public void eventReceived(Action action, EgressPlan p) {
-                    if (action == Action.ADDED || action == Action.MODIFIED) {
-                      synchronized (revisions) {
-                        revisions.add(
-                            new Revision(
-                                System.nanoTime(),
-                                p.getMetadata().getName(),
-                                p.getMetadata().getResourceVersion(),
-                                p.getSpec().getEntries().stream()
-                                    .map(ControllerMockTest::line)
-                                    .toList()));
-                      }
-                    }
+                  public void onAdd(EgressPlan p) {
+                    record(p);
                   }
 
                   @Override
-                  public void onClose(WatcherException cause) {}
+                  public void onUpdate(EgressPlan old, EgressPlan p) {
+                    record(p);
+                  }
+
+                  @Override
+                  public void onDelete(EgressPlan p, boolean unknown) {}
                 });
+  }
+
+  void record(EgressPlan p) {
+    synchronized (revisions) {
+      revisions.add(
+          new Revision(
+              System.nanoTime(),
+              p.getMetadata().getName(),
+              p.getMetadata().getResourceVersion(),
+              p.getSpec().getEntries().stream().map(ControllerMockTest::line).toList()));
+    }
+  }
+
+  /** Waits until the recorded revisions since {@code before} include {@code node} with these. */
+  List<Revision> awaitRevision(Map<String, String> before, String node, List<String> entries) {
+    return await(
+        node + " revision " + entries,
+        () -> revisionsSince(before),
+        rs -> rs.stream().anyMatch(r -> r.node().equals(node) && r.entries().equals(entries)));
   }
 
   /** The recorded revisions that are not in {@code before} (a watch may replay those). */
@@ -217,7 +232,9 @@ class GatewayGraceMockTest {
     assertTrue(missing > 0 && missing < 2, "the gap was short: " + missing);
     assertEquals(0.0, withoutGateway());
 
-    List<Revision> seen = revisionsSince(before);
+    awaitRevision(before, "node-1", List.of());
+    awaitRevision(before, "node-3", GATEWAY);
+    List<Revision> seen = awaitRevision(before, "node-2", FORWARD_TO_NODE_3);
     assertTrue(
         seen.stream().noneMatch(r -> r.entries().stream().anyMatch(e -> e.contains("Reject"))),
         "no plan revision ever rejected: " + seen);
@@ -241,8 +258,7 @@ class GatewayGraceMockTest {
         "the delete must be seen well inside the grace for this test to mean anything");
     assertEquals(before, resourceVersions(), "inside the grace no plan is rewritten");
 
-    await("node-2 rejects", () -> entries("node-2"), REJECT::equals);
-    List<Revision> seen = revisionsSince(before);
+    List<Revision> seen = awaitRevision(before, "node-2", REJECT);
     Revision first = seen.get(0);
     long afterMillis = (first.nanos() - deleted) / 1_000_000;
     assertTrue(afterMillis >= 1000, "not before the grace ran out: " + afterMillis + " ms");
@@ -272,8 +288,7 @@ class GatewayGraceMockTest {
     recordRevisions();
     long deleted = System.nanoTime();
     deleteAnnouncer();
-    await("node-2 rejects", () -> entries("node-2"), REJECT::equals);
-    Revision first = revisionsSince(before).get(0);
+    Revision first = awaitRevision(before, "node-2", REJECT).get(0);
     long afterMillis = (first.nanos() - deleted) / 1_000_000;
     assertTrue(afterMillis < 1500, "at once, not after the default grace: " + afterMillis + " ms");
     await(
