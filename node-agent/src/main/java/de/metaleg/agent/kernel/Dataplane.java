@@ -47,6 +47,11 @@ public interface Dataplane {
     return Map.of();
   }
 
+  /** When the dataplane must sync again by itself (e.g. a drain ends), if ever. */
+  default Optional<java.time.Instant> nextDeadline() {
+    return Optional.empty();
+  }
+
   /** Cheap drift check against the last sync: a description of what is missing, if anything. */
   Optional<String> drift();
 }
