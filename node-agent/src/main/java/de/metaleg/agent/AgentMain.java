@@ -81,6 +81,7 @@ public final class AgentMain {
         config.markSpace().lastTable());
     AgentMetrics metrics = new AgentMetrics();
     metrics.conntrackDeletions(dataplane::conntrackEntriesDeleted);
+    metrics.guardDrops(guard -> dataplane.guardDrops().getOrDefault(guard, 0L));
     KubernetesClient client = new KubernetesClientBuilder().build();
     AgentLoop loop =
         new AgentLoop(

@@ -52,6 +52,14 @@ public interface Dataplane {
     return Optional.empty();
   }
 
+  /**
+   * The packet counters of the guard rules now, per guard label (both families summed); they
+   * restart at 0 when a sync rewrites the chain.
+   */
+  default Map<String, Long> guardCounters() {
+    return Map.of();
+  }
+
   /** Cheap drift check against the last sync: a description of what is missing, if anything. */
   Optional<String> drift();
 }

@@ -44,6 +44,7 @@ public final class TransitionDataplane implements Dataplane {
   public static final Duration DRAIN = Duration.ofSeconds(10);
 
   private final Dataplane backend;
+  private final CommandRunner runner;
   private final Conntrack conntrack;
   private final List<Cidr> exclude;
   private final Clock clock;
@@ -51,10 +52,16 @@ public final class TransitionDataplane implements Dataplane {
   private DesiredPlan lastPlan = DesiredPlan.empty();
   private Map<String, Treatment> lastTreatments;
   private List<Drain> drains = List.of();
+  private List<String> uplinks;
+  private final de.metaleg.agent.render.GuardCounters guardTotals =
+      new de.metaleg.agent.render.GuardCounters();
+  private Map<String, Long> lastGuardDrops = Map.of();
+  private long guardsReadAt;
 
   public TransitionDataplane(
       Dataplane backend, CommandRunner runner, List<Cidr> exclude, Clock clock) {
     this.backend = backend;
+    this.runner = runner;
     this.conntrack = new Conntrack(runner);
     this.exclude = List.copyOf(exclude);
     this.clock = clock;
@@ -73,8 +80,13 @@ public final class TransitionDataplane implements Dataplane {
   @Override
   public synchronized SyncResult sync(DesiredPlan plan, boolean full) {
     Instant now = clock.instant();
+    if (full || uplinks == null) {
+      List<String> found = readUplinks();
+      full |= uplinks != null && !found.equals(uplinks); // the forward chain changes
+      uplinks = found;
+    }
     List<Drain> nextDrains = Transition.drains(lastPlan, plan, drains, now, DRAIN);
-    DesiredPlan wanted = Transition.withDrains(plan, nextDrains);
+    DesiredPlan wanted = Transition.withDrains(plan, nextDrains).withUplinks(uplinks);
     Map<String, Treatment> treatments = Transition.treatments(wanted);
     // After a restart the previous treatments are unknown: nothing is quarantined, but the full
     // sync's audit still deletes every entry whose binding is wrong now.
@@ -116,6 +128,22 @@ public final class TransitionDataplane implements Dataplane {
     return new SyncResult(result.state(), programmed.full(), warnings, steps);
   }
 
+  /** The interfaces of the default routes, both families. */
+  private List<String> readUplinks() {
+    StringBuilder routes = new StringBuilder();
+    for (String flag : List.of("-4", "-6")) {
+      CommandRunner.Result r = runner.run(List.of("ip", flag, "-o", "route", "show", "default"));
+      if (r.ok()) {
+        routes.append(r.stdout()).append('\n');
+      }
+    }
+    List<String> found = Transition.uplinks(routes.toString());
+    if (!found.equals(uplinks)) {
+      LOG.info("uplinks (default route interfaces) for the transit guard: {}", found);
+    }
+    return found;
+  }
+
   private int audit(Map<String, Treatment> now, Set<String> left) {
     List<ConntrackEntry> stale = Transition.stale(conntrack.list(), now, left, exclude);
     int n = conntrack.delete(stale);
@@ -124,6 +152,25 @@ public final class TransitionDataplane implements Dataplane {
       LOG.debug("deleted conntrack entries: {}", stale);
     }
     return n;
+  }
+
+  /**
+   * Packets each guard dropped since start, for the metric; read from the rules at most every 10 s
+   * (one listing of MetalEG's forward chain per family).
+   */
+  public Map<String, Long> guardDrops() {
+    synchronized (guardTotals) {
+      long now = System.nanoTime();
+      if (now - guardsReadAt > 10_000_000_000L || lastGuardDrops.isEmpty()) {
+        guardsReadAt = now;
+        try {
+          lastGuardDrops = guardTotals.update(backend.guardCounters());
+        } catch (RuntimeException e) {
+          LOG.debug("guard counters not read: {}", e.getMessage());
+        }
+      }
+      return lastGuardDrops;
+    }
   }
 
   /** Conntrack entries deleted since start (for the metric). */

@@ -58,6 +58,11 @@ public final class DataplaneRenderer {
               .filter(ip -> IpAddresses.canonical(f, ip).isPresent())
               .toList();
       sets.add(new IpSetSpec(Names.quarantineSet(f), f, IpSetSpec.HASH_IP, quarantined));
+      List<String> gatewaySources = new ArrayList<>();
+      plan.entries().stream()
+          .filter(e -> e.family() == f && e.role() == Role.Gateway)
+          .forEach(e -> gatewaySources.addAll(e.sources()));
+      sets.add(new IpSetSpec(Names.gatewaySet(f), f, IpSetSpec.HASH_IP, gatewaySources));
     }
     for (Entry e : plan.entries()) {
       String set = Names.sourceSet(e.service(), e.family());
@@ -132,6 +137,7 @@ public final class DataplaneRenderer {
         policy,
         gateways,
         problems,
-        counts);
+        counts,
+        plan.uplinks());
   }
 }

@@ -28,7 +28,14 @@ public enum Guard {
    */
   INVALID("invalid"),
   /** A Gateway source's established flow that is not SNATed to the Service's LB IP. */
-  UNBOUND("unbound");
+  UNBOUND("unbound"),
+  /**
+   * A cluster address (inside the exclude ranges) that comes in and goes out on an uplink toward
+   * the outside without being one of this node's Gateway sources: another node forwarded it here
+   * before this node was its gateway, or after it stopped being it. Forwarded with its pod address
+   * it would leak.
+   */
+  TRANSIT("transit");
 
   private final String label;
 

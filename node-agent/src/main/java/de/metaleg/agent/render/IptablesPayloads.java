@@ -70,16 +70,17 @@ public final class IptablesPayloads {
             + " src "
             + guard(Guard.QUARANTINE)
             + " -j DROP");
-    for (String set : sourceSets(state, f)) {
-      rule(
-          filter,
-          Names.FILTER_CHAIN,
-          "-m set --match-set "
-              + set
-              + " src -m conntrack --ctstate INVALID "
-              + guard(Guard.INVALID)
-              + " -j DROP");
-    }
+    sourceSets(state, f)
+        .forEach(
+            (set, service) ->
+                rule(
+                    filter,
+                    Names.FILTER_CHAIN,
+                    "-m set --match-set "
+                        + set
+                        + " src -m conntrack --ctstate INVALID "
+                        + guard(Guard.INVALID, service)
+                        + " -j DROP"));
     for (SnatRule r : state.snats()) {
       if (r.family() == f) {
         rule(
@@ -92,11 +93,27 @@ public final class IptablesPayloads {
                 + " -m conntrack --ctstate ESTABLISHED,RELATED -m conntrack ! --ctrepldst "
                 + r.toSource()
                 + " "
-                + guard(Guard.UNBOUND)
+                + guard(Guard.UNBOUND, r.service())
                 + " -j DROP");
       }
     }
     String unreachable = f == Family.V4 ? "icmp-port-unreachable" : "icmp6-port-unreachable";
+    for (String uplink : state.uplinks()) {
+      rule(
+          filter,
+          Names.FILTER_CHAIN,
+          "-i "
+              + uplink
+              + " -o "
+              + uplink
+              + " -m set --match-set "
+              + exclude
+              + " src -m set ! --match-set "
+              + Names.gatewaySet(f)
+              + " src "
+              + guard(Guard.TRANSIT)
+              + " -j DROP");
+    }
     for (RejectRule r : state.rejects()) {
       if (r.family() != f) {
         continue;
@@ -164,13 +181,23 @@ public final class IptablesPayloads {
     return JUMPS.stream().filter(j -> j.table().equals(table)).findFirst().orElseThrow().chain();
   }
 
-  /** The source sets of {@code f}'s rules, each once, in rule order. */
-  private static List<String> sourceSets(DesiredState state, Family f) {
-    java.util.LinkedHashSet<String> out = new java.util.LinkedHashSet<>();
-    state.marks().stream().filter(r -> r.family() == f).forEach(r -> out.add(r.set()));
-    state.snats().stream().filter(r -> r.family() == f).forEach(r -> out.add(r.set()));
-    state.rejects().stream().filter(r -> r.family() == f).forEach(r -> out.add(r.set()));
-    return List.copyOf(out);
+  /** The source sets of {@code f}'s rules, each once in rule order, with their Service. */
+  private static Map<String, String> sourceSets(DesiredState state, Family f) {
+    Map<String, String> out = new LinkedHashMap<>();
+    state.marks().stream()
+        .filter(r -> r.family() == f)
+        .forEach(r -> out.putIfAbsent(r.set(), r.service()));
+    state.snats().stream()
+        .filter(r -> r.family() == f)
+        .forEach(r -> out.putIfAbsent(r.set(), r.service()));
+    state.rejects().stream()
+        .filter(r -> r.family() == f)
+        .forEach(r -> out.putIfAbsent(r.set(), r.service()));
+    return out;
+  }
+
+  private static String guard(Guard g, String service) {
+    return "-m comment --comment \"" + g.comment() + " " + service + "\"";
   }
 
   /** The comment that names a guard rule, so its drop counter can be read back per guard. */

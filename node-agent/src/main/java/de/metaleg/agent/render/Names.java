@@ -43,6 +43,11 @@ public final class Names {
     return SET_PREFIX + "lb" + family.digit();
   }
 
+  /** Every source this node SNATs (all Gateway entries): transit traffic of other sources drops. */
+  public static String gatewaySet(Family family) {
+    return SET_PREFIX + "gw" + family.digit();
+  }
+
   /** Sources whose packets are dropped while their stale conntrack entries are removed. */
   public static String quarantineSet(Family family) {
     return SET_PREFIX + "quar" + family.digit();

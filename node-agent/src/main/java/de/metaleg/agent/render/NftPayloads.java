@@ -172,7 +172,7 @@ public final class NftPayloads {
     for (RejectRule r : state.rejects()) {
       sets.get(rejectSet(r.family())).addAll(members.getOrDefault(r.set(), List.of()));
     }
-    return new NftState(chains, sets, maps);
+    return new NftState(chains, sets, maps, state.uplinks());
   }
 
   /**
@@ -284,6 +284,25 @@ public final class NftPayloads {
               + " daddr != @"
               + gatewayPairSet(f)
               + guard(Guard.UNBOUND));
+    }
+    if (!state.uplinks().isEmpty()) {
+      String pairs =
+          String.join(
+              ", ", state.uplinks().stream().map(i -> "\"" + i + "\" . \"" + i + "\"").toList());
+      for (Family f : Family.values()) {
+        forward.add(
+            "iifname . oifname { "
+                + pairs
+                + " } "
+                + ip(f)
+                + " saddr @"
+                + excludeSet(f)
+                + " "
+                + ip(f)
+                + " saddr != @"
+                + snatMap(f)
+                + guard(Guard.TRANSIT));
+      }
     }
     for (Family f : Family.values()) {
       String unreachable =

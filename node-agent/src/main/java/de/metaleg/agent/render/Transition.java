@@ -210,7 +210,21 @@ public final class Transition {
     }
     List<Entry> entries = new ArrayList<>(plan.entries());
     drains.forEach(d -> entries.add(d.entry()));
-    return new DesiredPlan(entries, plan.quarantine());
+    return plan.withEntries(entries);
+  }
+
+  /**
+   * The interfaces of the default routes in {@code ip -o route show default} output (both families,
+   * multipath nexthops included).
+   */
+  public static List<String> uplinks(String ipRouteOutput) {
+    Set<String> out = new TreeSet<>();
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("\\bdev (\\S+)").matcher(ipRouteOutput);
+    while (m.find()) {
+      out.add(m.group(1));
+    }
+    return List.copyOf(out);
   }
 
   /** The earliest drain expiry, when the agent must sync again. */
