@@ -51,9 +51,10 @@ def client(host, tport, uport):
     print("connected", flush=True)
     n = 0
     last = time.monotonic()
+    next_send = last
     buf = b""
     while True:
-        r, _, _ = select.select([sys.stdin, t], [], [], 0.05)
+        r, _, _ = select.select([sys.stdin, t], [], [], max(0, next_send - time.monotonic()))
         if sys.stdin in r and not sys.stdin.readline():
             return
         if t in r:
@@ -73,6 +74,9 @@ def client(host, tport, uport):
         if time.monotonic() - last > 3:
             print("broken silent for 3 s", flush=True)
             return
+        if time.monotonic() < next_send:
+            continue
+        next_send += 0.05
         n += 1
         try:
             t.sendall(b"%d\n" % n)

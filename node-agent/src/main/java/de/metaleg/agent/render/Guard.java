@@ -23,8 +23,10 @@ public enum Guard {
   /** A source whose treatment is switching, while its stale conntrack entries are removed. */
   QUARANTINE("quarantine"),
   /**
-   * A packet of a labelled source that conntrack classifies INVALID (e.g. a RST after its entry was
-   * deleted): it would skip NAT and leave with the pod IP.
+   * A packet from a cluster address (inside the exclude ranges) toward the outside that conntrack
+   * classifies INVALID (e.g. a RST after its entry was deleted): it would skip NAT and leave with
+   * the pod IP. Like kube-proxy's INVALID drop in KUBE-FORWARD, also for sources that just left a
+   * plan.
    */
   INVALID("invalid"),
   /** A Gateway source's established flow that is not SNATed to the Service's LB IP. */

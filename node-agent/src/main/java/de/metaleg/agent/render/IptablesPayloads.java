@@ -70,17 +70,14 @@ public final class IptablesPayloads {
             + " src "
             + guard(Guard.QUARANTINE)
             + " -j DROP");
-    sourceSets(state, f)
-        .forEach(
-            (set, service) ->
-                rule(
-                    filter,
-                    Names.FILTER_CHAIN,
-                    "-m set --match-set "
-                        + set
-                        + " src -m conntrack --ctstate INVALID "
-                        + guard(Guard.INVALID, service)
-                        + " -j DROP"));
+    rule(
+        filter,
+        Names.FILTER_CHAIN,
+        "-m set --match-set "
+            + exclude
+            + " src -m conntrack --ctstate INVALID "
+            + guard(Guard.INVALID)
+            + " -j DROP");
     for (SnatRule r : state.snats()) {
       if (r.family() == f) {
         rule(
@@ -179,21 +176,6 @@ public final class IptablesPayloads {
   /** The owned chain of {@code table}. */
   public static String chainOf(String table) {
     return JUMPS.stream().filter(j -> j.table().equals(table)).findFirst().orElseThrow().chain();
-  }
-
-  /** The source sets of {@code f}'s rules, each once in rule order, with their Service. */
-  private static Map<String, String> sourceSets(DesiredState state, Family f) {
-    Map<String, String> out = new LinkedHashMap<>();
-    state.marks().stream()
-        .filter(r -> r.family() == f)
-        .forEach(r -> out.putIfAbsent(r.set(), r.service()));
-    state.snats().stream()
-        .filter(r -> r.family() == f)
-        .forEach(r -> out.putIfAbsent(r.set(), r.service()));
-    state.rejects().stream()
-        .filter(r -> r.family() == f)
-        .forEach(r -> out.putIfAbsent(r.set(), r.service()));
-    return out;
   }
 
   private static String guard(Guard g, String service) {

@@ -269,8 +269,7 @@ public final class NftPayloads {
     }
     for (Family f : Family.values()) {
       forward.add(ip(f) + " saddr @" + quarantineSet(f) + guard(Guard.QUARANTINE));
-      forward.add("ct state invalid " + ip(f) + " saddr @" + markMap(f) + guard(Guard.INVALID));
-      forward.add("ct state invalid " + ip(f) + " saddr @" + snatMap(f) + guard(Guard.INVALID));
+      forward.add("ct state invalid " + ip(f) + " saddr @" + excludeSet(f) + guard(Guard.INVALID));
       forward.add(
           ip(f)
               + " saddr @"

@@ -10,6 +10,7 @@ import static de.metaleg.agent.kernel.TwoNodeLab.POD4;
 import static de.metaleg.agent.kernel.TwoNodeLab.POD6;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import de.metaleg.agent.AgentConfig;
 import de.metaleg.agent.model.DesiredPlan;
@@ -197,8 +198,35 @@ class TransitionKernelIT {
       while (answers() < want && System.nanoTime() < deadline && broken().isEmpty()) {
         sleep(50);
       }
-      assertTrue(answers() >= want, what + ": flow answers " + lines);
+      if (answers() < want) {
+        synchronized (lines) {
+          fail(
+              what
+                  + ": flow answers "
+                  + lines.subList(Math.max(0, lines.size() - 10), lines.size())
+                  + diagnose());
+        }
+      }
     }
+  }
+
+  /** Conntrack and firewall counters of both nodes, for a failure message. */
+  private String diagnose() {
+    StringBuilder b = new StringBuilder();
+    for (ProcessRunner n : List.of(lab.n1(), lab.n2())) {
+      b.append("\n--- ").append(TwoNodeLab.nsName(n)).append('\n');
+      b.append(
+          n.run(List.of("sh", "-c", "conntrack -L 2>/dev/null; conntrack -L -f ipv6 2>/dev/null"))
+              .stdout());
+      b.append(
+          n.run(
+                  List.of(
+                      "sh",
+                      "-c",
+                      "iptables-nft-save -c; nft list table inet metaleg 2>/dev/null; ip rule; ip route show table all | grep -v local"))
+              .stdout());
+    }
+    return b.toString();
   }
 
   private static void sleep(long ms) {
