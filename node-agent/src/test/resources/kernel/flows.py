@@ -3,8 +3,9 @@
 
 server HOST4 HOST6 TCPPORT: echo every line back on TCP (both families) and take UDP on TCPPORT+1.
 client HOST TCPPORT UDPPORT: one TCP connection and one UDP flow (fixed socket) from this namespace;
-  every 50 ms send a numbered line on both; print "ok N" per TCP echo, "broken REASON" and exit on a
-  reset, EOF or 3 s without an answer; stop when stdin closes.
+  every 50 ms send a numbered line on both; print "ok N MILLIS" per TCP echo (milliseconds since
+  the start), "broken REASON" and exit on a reset, EOF or 10 s without an answer; stop when stdin
+  closes.
 """
 import select
 import socket
@@ -50,7 +51,7 @@ def client(host, tport, uport):
     u.connect((host, uport))
     print("connected", flush=True)
     n = 0
-    last = time.monotonic()
+    start = last = time.monotonic()
     next_send = last
     buf = b""
     while True:
@@ -70,9 +71,9 @@ def client(host, tport, uport):
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 last = time.monotonic()
-                print("ok", line.decode(), flush=True)
-        if time.monotonic() - last > 3:
-            print("broken silent for 3 s", flush=True)
+                print("ok", line.decode(), int((last - start) * 1000), flush=True)
+        if time.monotonic() - last > 10:
+            print("broken silent for 10 s", flush=True)
             return
         if time.monotonic() < next_send:
             continue
