@@ -31,15 +31,16 @@ final class Conntrack {
   }
 
   /**
-   * Deletes {@code entries} in one {@code conntrack -R -} batch; returns how many the kernel still
-   * had (an entry that expired meanwhile is no error).
+   * Runs {@code conntrack -D} lines (see {@code Transition.deleteLines}) in one {@code conntrack
+   * -R} batch; returns how many entries the kernel deleted (an entry that expired meanwhile is no
+   * error).
    */
-  int delete(List<ConntrackEntry> entries) {
-    if (entries.isEmpty()) {
+  int delete(List<String> lines) {
+    if (lines.isEmpty()) {
       return 0;
     }
     StringBuilder batch = new StringBuilder();
-    entries.forEach(e -> batch.append(e.deleteLine()).append('\n'));
+    lines.forEach(l -> batch.append(l).append('\n'));
     List<String> argv = List.of("conntrack", "-R", "/dev/stdin");
     CommandRunner.Result r = runner.run(argv, batch.toString());
     if (!r.ok()) {

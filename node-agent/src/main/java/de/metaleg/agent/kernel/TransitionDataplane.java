@@ -145,8 +145,9 @@ public final class TransitionDataplane implements Dataplane {
   }
 
   private int audit(Map<String, Treatment> now, Set<String> left) {
-    List<ConntrackEntry> stale = Transition.stale(conntrack.list(), now, left, exclude);
-    int n = conntrack.delete(stale);
+    List<ConntrackEntry> all = conntrack.list();
+    List<ConntrackEntry> stale = Transition.stale(all, now, left, exclude);
+    int n = conntrack.delete(Transition.deleteLines(all, stale));
     deleted.addAndGet(n);
     if (n > 0) {
       LOG.debug("deleted conntrack entries: {}", stale);

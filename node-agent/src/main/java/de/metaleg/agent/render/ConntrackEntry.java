@@ -39,17 +39,25 @@ public record ConntrackEntry(
 
   /** The {@code conntrack -R} line that deletes exactly this entry. */
   public String deleteLine() {
-    StringBuilder b =
-        new StringBuilder("-D -f ")
-            .append(family == Family.V4 ? "ipv4" : "ipv6")
-            .append(" -p ")
-            .append(protocol)
-            .append(" -s ")
-            .append(origSrc)
-            .append(" -d ")
-            .append(origDst);
+    StringBuilder b = new StringBuilder(flowLine());
     keys.forEach(k -> b.append(' ').append(k));
     return b.toString();
+  }
+
+  /**
+   * The {@code conntrack -R} line that deletes every entry of this protocol from this source to
+   * this destination (whatever the ports).
+   */
+  public String flowLine() {
+    return new StringBuilder("-D -f ")
+        .append(family == Family.V4 ? "ipv4" : "ipv6")
+        .append(" -p ")
+        .append(protocol)
+        .append(" -s ")
+        .append(origSrc)
+        .append(" -d ")
+        .append(origDst)
+        .toString();
   }
 
   /**

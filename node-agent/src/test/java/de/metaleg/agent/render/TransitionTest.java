@@ -292,4 +292,20 @@ class TransitionTest {
                 + " weight 1\\\tnexthop via fe80::2 dev bond0 weight 1 \n"));
     assertEquals(List.of(), Transition.uplinks(""));
   }
+
+  @Test
+  void aConnectionPoolIsOneDeleteLineUnlessSomeOfItsEntriesStay() {
+    ConntrackEntry pool2 =
+        ct(
+            "tcp 6 431999 ESTABLISHED src=10.244.1.5 dst=203.0.113.10 sport=40009 dport=8080"
+                + " src=203.0.113.10 dst=198.51.100.10 sport=8080 dport=40009 [ASSURED] mark=0 use=1");
+    assertEquals(
+        List.of("-D -f ipv4 -p tcp -s 10.244.1.5 -d 203.0.113.10"),
+        Transition.deleteLines(List.of(SNAT_L, pool2, MASQ), List.of(SNAT_L, pool2)),
+        "both entries of the flow key are stale: one line");
+    assertEquals(
+        List.of(SNAT_L.deleteLine(), pool2.deleteLine()),
+        Transition.deleteLines(List.of(SNAT_L, pool2, NULL_BOUND), List.of(SNAT_L, pool2)),
+        "the null-bound entry to the same server stays: one line per stale entry");
+  }
 }
