@@ -7,7 +7,6 @@ import de.metaleg.agent.AgentConfig;
 import de.metaleg.agent.model.DesiredPlan;
 import de.metaleg.agent.model.Entry;
 import de.metaleg.agent.model.Family;
-import de.metaleg.agent.render.DataplaneRenderer;
 import de.metaleg.agent.render.NodeFacts;
 import de.metaleg.api.v1alpha1.Role;
 import java.time.Clock;
@@ -18,7 +17,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -41,16 +39,10 @@ class TransitionDataplaneTest {
     facts = new NodeFacts(config.markSpace(), config.excludeDestinations());
   }
 
-  /** Records each plan it is asked to program: its entries' roles and its quarantine. */
-  final class FakeBackend implements Dataplane {
-    @Override
-    public String firewallBackend() {
-      return "fake";
-    }
-
-    @Override
-    public String routeBackend() {
-      return "fake";
+  /** Logs each plan it is asked to program: its entries' roles and its quarantine. */
+  final class FakeBackend extends RecordingDataplane {
+    FakeBackend() {
+      super(facts);
     }
 
     @Override
@@ -59,16 +51,7 @@ class TransitionDataplaneTest {
       plan.entries().forEach(e -> b.append(' ').append(e.role()).append(e.sources()));
       b.append(" quarantine").append(plan.quarantine());
       log.add(b.toString());
-      return new SyncResult(
-          DataplaneRenderer.render(plan, facts, Map.of("node-2", 1), Set.of()),
-          full,
-          List.of(),
-          Map.of());
-    }
-
-    @Override
-    public Optional<String> drift() {
-      return Optional.empty();
+      return super.sync(plan, full);
     }
   }
 
