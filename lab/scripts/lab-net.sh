@@ -277,7 +277,7 @@ announce() { # node-N|none [ip...]: what MetalLB's gratuitous ARP/NA does to the
   done
 }
 
-cut() { # node-N: drop every frame from and to the node's LAN port (the node is unplugged)
+cut_node() { # node-N: drop every frame from and to the node's LAN port (the node is unplugged)
   [[ "${1:-}" =~ ^node-([123])$ ]] || die "cut: unknown node '${1:-}' (node-1..3)"
   local port=megl-node${BASH_REMATCH[1]}
   nsx megl-lan nft -f - <<NFT
@@ -291,7 +291,7 @@ NFT
   nsx megl-lan nft add rule bridge megl_cut drop_ports oifname "$port" drop
 }
 
-uncut() { # every cut node is plugged in again
+uncut_all() { # every cut node is plugged in again
   nsx megl-lan nft delete table bridge megl_cut 2>/dev/null || true
 }
 
@@ -299,7 +299,10 @@ conntrack_dump() { # every node's conntrack table (for failure reports)
   local n
   for n in "${NODES[@]}"; do
     echo "--- conntrack -L megl-node-$n"
-    nsx "megl-node-$n" conntrack -L 2>&1 | grep -v '^conntrack v' || true
+    local all
+    all=$(nsx "megl-node-$n" conntrack -L 2>&1 | grep -v 'conntrack v.*flow entries' || true)
+    echo "$all" | grep -v TIME_WAIT || true
+    echo "($(echo "$all" | grep -c TIME_WAIT) entries in TIME_WAIT not shown)"
   done
 }
 
@@ -319,8 +322,8 @@ case "${1:-}" in
   plan) plan ;;
   announce) shift; [ $# -ge 1 ] || die "usage: announce node-N|none [ip...]"; announce "$@" ;;
   counters) shift; counters "$@" ;;
-  cut) shift; cut "$@" ;;
-  uncut) uncut ;;
+  cut) shift; cut_node "$@" ;;
+  uncut) uncut_all ;;
   conntrack) conntrack_dump ;;
   *) die "usage: lab-net.sh up|down|status|plan|announce <node-N|none> [ip...]|counters [reset]|cut node-N|uncut|conntrack" ;;
 esac

@@ -36,7 +36,22 @@ final class Flows implements AutoCloseable {
       double maxStallMs,
       Map<String, Integer> sources,
       int wrongSources,
-      double lastAnswer) {}
+      double lastAnswer) {
+    /** "3 (broken rst x2, connect-failed econnrefused x1, first at +321 ms)", or "0". */
+    String brokenSummary() {
+      if (broken.isEmpty()) {
+        return "0";
+      }
+      Map<String, Integer> kinds = new TreeMap<>();
+      for (String b : broken) {
+        kinds.merge(b.substring(0, b.indexOf(" at ")), 1, Integer::sum);
+      }
+      StringBuilder sb = new StringBuilder(broken.size() + " (");
+      kinds.forEach((k, n) -> sb.append(k).append(" x").append(n).append(", "));
+      sb.append("first at ").append(broken.get(0).substring(broken.get(0).indexOf(" at ") + 4));
+      return sb.append(')').toString();
+    }
+  }
 
   /** What one fresh-connect prober (pod × fresh4/fresh6) saw in a window. */
   record FreshStats(
@@ -64,7 +79,7 @@ final class Flows implements AutoCloseable {
                 f.maxStallMs(),
                 f.wrongSources(),
                 f.sources(),
-                f.broken().isEmpty() ? "" : " broken: " + f.broken()));
+                f.broken().isEmpty() ? "" : " broken: " + f.brokenSummary()));
       }
       for (FreshStats f : fresh) {
         sb.append(
@@ -218,6 +233,11 @@ final class Flows implements AutoCloseable {
         byFlow.computeIfAbsent(e.pod() + " " + e.flow(), k -> new ArrayList<>()).add(e);
       }
     }
+    for (String pod : processes.keySet()) { // a flow without any event stalled throughout
+      for (String flow : List.of("tcp4", "tcp6", "udp4", "udp6")) {
+        byFlow.computeIfAbsent(pod + " " + flow, k -> new ArrayList<>());
+      }
+    }
     List<FlowStats> flows = new ArrayList<>();
     List<FreshStats> fresh = new ArrayList<>();
     for (var entry : byFlow.entrySet()) {
@@ -261,7 +281,10 @@ final class Flows implements AutoCloseable {
             lastAnswer = e.t();
           }
           case "broken", "error", "connect-failed" ->
-              broken.add(String.format("%s %s at %+.0f ms", e.kind(), e.fields(), e.t() - from));
+              broken.add(
+                  String.format(
+                      "%s %s at %+.0f ms",
+                      e.kind(), e.fields().get(e.fields().size() - 1), e.t() - from));
           default -> {}
         }
       }
