@@ -32,8 +32,8 @@ import java.util.function.ToLongFunction;
  * Then p50/p99 (nearest rank) of each. Run from the lab module directory:
  *
  * <pre>
- * mvn -q -pl lab test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.cp -Dmdep.includeScope=test
- * cd lab && flock /tmp/metaleg-kernel.lock java -cp target/test-classes:target/classes:$(cat target/bench.cp) \
+ * mvn -B -q -pl lab -am package -DskipTests     # the lab, controller and agent jars
+ * cd lab && flock /tmp/metaleg-kernel.lock java -cp target/test-classes:target/metaleg-lab.jar \
  *     de.metaleg.lab.LabFailoverBenchmark [failovers, default 30] [iptables|nftables]
  * </pre>
  */
@@ -104,14 +104,14 @@ public final class LabFailoverBenchmark {
       flows.awaitWarm(5, Duration.ofSeconds(30));
       for (int i = 1; i <= failovers; i++) {
         gateway = nodes.get((nodes.indexOf(gateway) + 1) % nodes.size());
-        Map<String, Long> before = TransitionE2EIT.counters();
+        Map<String, Long> before = RouterCounters.read();
         double t0 = Flows.nowMs();
         metallb.failover(WEB, gateway);
         awaitReady(cluster, nodes, gateway);
         long converge = (long) (Flows.nowMs() - t0);
         Thread.sleep(HOLD_MS);
         double t1 = Flows.nowMs();
-        Map<String, Long> leaks = TransitionE2EIT.diff(TransitionE2EIT.counters(), before);
+        Map<String, Long> leaks = RouterCounters.diff(RouterCounters.read(), before);
         Flows.Report r = flows.report(t0, t1);
         long broken = r.flows().stream().mapToLong(f -> f.broken().size()).sum();
         long stall =
@@ -120,12 +120,7 @@ public final class LabFailoverBenchmark {
         long wrong =
             r.flows().stream().mapToLong(Flows.FlowStats::wrongSources).sum()
                 + r.fresh().stream().mapToLong(Flows.FreshStats::wrongSources).sum();
-        long leaked =
-            leaks.entrySet().stream()
-                .filter(
-                    e -> e.getKey().startsWith("from_pod_") || e.getKey().matches("flow_n\\d_.*"))
-                .mapToLong(Map.Entry::getValue)
-                .sum();
+        long leaked = RouterCounters.leaked(leaks);
         Sample s = new Sample(i, gateway, converge, broken, stall, refused, leaked, wrong);
         samples.add(s);
         System.out.printf(

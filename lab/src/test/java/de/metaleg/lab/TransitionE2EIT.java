@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
@@ -375,7 +374,7 @@ class TransitionE2EIT {
     for (String pod : ENDPOINT_PODS) {
       awaitSource(pod, lbIPs());
     }
-    Cmd.run("bash", Lab.LAB_NET.toString(), "counters", "reset").orThrow();
+    RouterCounters.reset();
   }
 
   List<Endpoint> endpoints(List<String> pods) {
@@ -477,21 +476,11 @@ class TransitionE2EIT {
   }
 
   static Map<String, Long> counters() {
-    Map<String, Long> m = new TreeMap<>();
-    Cmd.run("bash", Lab.LAB_NET.toString(), "counters")
-        .orThrow()
-        .output()
-        .lines()
-        .map(l -> l.trim().split("\\s+"))
-        .filter(f -> f.length == 2)
-        .forEach(f -> m.put(f[0], Long.parseLong(f[1])));
-    return m;
+    return RouterCounters.read();
   }
 
   static Map<String, Long> diff(Map<String, Long> later, Map<String, Long> earlier) {
-    Map<String, Long> d = new TreeMap<>();
-    later.forEach((k, v) -> d.put(k, v - earlier.getOrDefault(k, 0L)));
-    return d;
+    return RouterCounters.diff(later, earlier);
   }
 
   static long flowNode(Map<String, Long> c, String node) {
