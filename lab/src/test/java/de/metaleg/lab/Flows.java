@@ -27,13 +27,18 @@ final class Flows implements AutoCloseable {
   /** One line of flows.py. */
   record Event(double t, String pod, String flow, String kind, List<String> fields) {}
 
-  /** What one flow (pod × tcp4/tcp6/udp4/udp6) did in a window. */
+  /**
+   * What one flow (pod × tcp4/tcp6/udp4/udp6) did in a window. {@code maxStallMs} is the longest
+   * time without an answer, also counting from the window's start and up to its end; {@code
+   * maxClosedStallMs} only counts gaps that ended with an answer (a live flow's stall).
+   */
   record FlowStats(
       String pod,
       String flow,
       int answers,
       List<String> broken,
       double maxStallMs,
+      double maxClosedStallMs,
       Map<String, Integer> sources,
       int wrongSources,
       double lastAnswer) {
@@ -288,8 +293,10 @@ final class Flows implements AutoCloseable {
           default -> {}
         }
       }
+      double closed = maxStall; // gaps that ended with an answer: the flow lived through them
       maxStall = Math.max(maxStall, to - last);
-      flows.add(new FlowStats(pod, flow, answers, broken, maxStall, sources, wrong, lastAnswer));
+      flows.add(
+          new FlowStats(pod, flow, answers, broken, maxStall, closed, sources, wrong, lastAnswer));
     }
     return new Report(from, to, flows, fresh);
   }

@@ -16,13 +16,16 @@ import java.util.function.ToLongFunction;
  * default/web (endpoint pods 1a, 2a, 3a) announced by node-2, opens the long-lived flows of {@link
  * Flows} from every endpoint pod (per family one TCP connection and one UDP socket answering every
  * 100 ms, a fresh TCP connection every 50 ms), then moves MetalLB's announcement N times round the
- * nodes (MetalLB's order, {@link MetalLbSimulator#failover}). A failover's window runs from the
- * MetalLB change until every plan is Ready plus {@link #HOLD_MS}. Per failover it prints:
+ * nodes (MetalLB's order, {@link MetalLbSimulator#failover}), with new flows for every failover. A
+ * failover's window runs from the MetalLB change until every plan is Ready plus {@link #HOLD_MS}.
+ * Per failover it prints:
  *
  * <ul>
  *   <li><b>broken</b>: TCP connections broken (RST/EOF/error/no answer for 20 s, plus failed
  *       reconnects) and UDP errors (ICMP errors on the socket), over the 6 TCP and 6 UDP flows;
- *   <li><b>stall</b>: the longest time any flow went without an answer within the window;
+ *   <li><b>stall</b>: the longest time a live flow went without an answer within the window (gaps
+ *       that ended with an answer, counted from the window's start);
+ *   <li><b>stuck</b>: flows (of 12) without an answer in the window's last second;
  *   <li><b>refused</b>: fresh connects refused, timed out (1 s) or failed otherwise;
  *   <li><b>leaked</b>: packets at the external host with a pod source (any port) or a node source
  *       on the flows' port (router counters, lab-net.sh);
@@ -48,6 +51,7 @@ public final class LabFailoverBenchmark {
       long convergeMs,
       long broken,
       long stallMs,
+      long stuck,
       long refused,
       long leaked,
       long wrong) {}
@@ -98,12 +102,21 @@ public final class LabFailoverBenchmark {
         "failovers under long-lived load, FIREWALL_BACKEND=%s, %d failovers, hold %d ms%n",
         backend, failovers, HOLD_MS);
     System.out.printf(
-        "%3s %-7s %8s %7s %8s %8s %7s %6s%n",
-        "#", "to", "ready ms", "broken", "stall ms", "refused", "leaked", "wrong");
-    try (Flows flows = Flows.start(plan, "bench", ENDPOINT_PODS, true)) {
-      flows.awaitWarm(5, Duration.ofSeconds(30));
-      for (int i = 1; i <= failovers; i++) {
-        gateway = nodes.get((nodes.indexOf(gateway) + 1) % nodes.size());
+        "%3s %-7s %8s %7s %8s %6s %8s %7s %6s%n",
+        "#", "to", "ready ms", "broken", "stall ms", "stuck", "refused", "leaked", "wrong");
+    for (int i = 1; i <= failovers; i++) {
+      gateway = nodes.get((nodes.indexOf(gateway) + 1) % nodes.size());
+      // Fresh flows for every failover: a flow left broken or leaking by one failover must not
+      // be counted again in the next one.
+      try (Flows flows = Flows.start(plan, "bench-" + i, ENDPOINT_PODS, true)) {
+        String warm = "";
+        try {
+          flows.awaitWarm(3, Duration.ofSeconds(15));
+        } catch (AssertionError e) {
+          String m = String.valueOf(e.getMessage());
+          warm =
+              " (not warm before the failover: " + m.substring(0, Math.min(160, m.length())) + ")";
+        }
         Map<String, Long> before = RouterCounters.read();
         double t0 = Flows.nowMs();
         metallb.failover(WEB, gateway);
@@ -115,31 +128,36 @@ public final class LabFailoverBenchmark {
         Flows.Report r = flows.report(t0, t1);
         long broken = r.flows().stream().mapToLong(f -> f.broken().size()).sum();
         long stall =
-            (long) r.flows().stream().mapToDouble(Flows.FlowStats::maxStallMs).max().orElse(0);
+            (long)
+                r.flows().stream().mapToDouble(Flows.FlowStats::maxClosedStallMs).max().orElse(0);
+        long stuck = r.flows().stream().filter(f -> f.lastAnswer() < t1 - 1_000).count();
         long refused = r.fresh().stream().mapToLong(Flows.FreshStats::failed).sum();
         long wrong =
             r.flows().stream().mapToLong(Flows.FlowStats::wrongSources).sum()
                 + r.fresh().stream().mapToLong(Flows.FreshStats::wrongSources).sum();
         long leaked = RouterCounters.leaked(leaks);
-        Sample s = new Sample(i, gateway, converge, broken, stall, refused, leaked, wrong);
+        Sample s = new Sample(i, gateway, converge, broken, stall, stuck, refused, leaked, wrong);
         samples.add(s);
         System.out.printf(
-            "%3d %-7s %8d %7d %8d %8d %7d %6d%n",
+            "%3d %-7s %8d %7d %8d %6d %8d %7d %6d%s%n",
             s.n(),
             s.to(),
             s.convergeMs(),
             s.broken(),
             s.stallMs(),
+            s.stuck(),
             s.refused(),
             s.leaked(),
-            s.wrong());
+            s.wrong(),
+            warm);
       }
     }
     System.out.printf(
         "summary over %d failovers (nearest-rank p50 / p99 / max):%n", samples.size());
     summary("MetalLB change -> every plan Ready (ms)", samples, Sample::convergeMs);
     summary("connections broken + UDP errors per failover", samples, Sample::broken);
-    summary("longest stall of a flow (ms)", samples, Sample::stallMs);
+    summary("longest stall of a live flow (ms)", samples, Sample::stallMs);
+    summary("flows stuck (no answer in the window's last second)", samples, Sample::stuck);
     summary("fresh connects refused/timed out", samples, Sample::refused);
     summary(
         "leaked packets (pod source, or node source on the flow port)", samples, Sample::leaked);
