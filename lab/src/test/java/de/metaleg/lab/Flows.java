@@ -99,12 +99,23 @@ final class Flows implements AutoCloseable {
   private final LabPlan plan;
   private final String label;
   private final Map<String, Process> processes = new LinkedHashMap<>();
+  private final java.util.Set<String> pods = new java.util.LinkedHashSet<>();
   private final List<Event> events = Collections.synchronizedList(new ArrayList<>());
   private final List<Thread> readers = new ArrayList<>();
 
   private Flows(LabPlan plan, String label) {
     this.plan = plan;
     this.label = label;
+  }
+
+  /** A run that already happened: these flows.py lines of one pod (for tests of the report). */
+  static Flows replay(LabPlan plan, String pod, List<String> lines) {
+    Flows f = new Flows(plan, "replay");
+    f.pods.add(pod);
+    for (String l : lines) {
+      parse(pod, l).ifPresent(f.events::add);
+    }
+    return f;
   }
 
   static double nowMs() {
@@ -148,6 +159,7 @@ final class Flows implements AutoCloseable {
     }
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     processes.put(pod, p);
+    pods.add(pod);
     Thread reader =
         new Thread(
             () -> {
@@ -238,7 +250,7 @@ final class Flows implements AutoCloseable {
         byFlow.computeIfAbsent(e.pod() + " " + e.flow(), k -> new ArrayList<>()).add(e);
       }
     }
-    for (String pod : processes.keySet()) { // a flow without any event stalled throughout
+    for (String pod : pods) { // a flow without any event stalled throughout
       for (String flow : List.of("tcp4", "tcp6", "udp4", "udp6")) {
         byFlow.computeIfAbsent(pod + " " + flow, k -> new ArrayList<>());
       }
