@@ -105,6 +105,30 @@ class TransitionE2EIT {
   // ---------------------------------------------------------------- scenarios
 
   /**
+   * Control: the same flows and checks with no change at all must find nothing. Shows that a
+   * failing transition scenario is the transition's doing, not the harness's or the counters'.
+   */
+  @Test
+  @Order(0)
+  void steadyStateControlFindsNothing() throws Exception {
+    steady("node-2");
+    Checks checks = new Checks("control: no change, gateway node-2");
+    try (Flows flows = Flows.start(plan, "control", ENDPOINT_PODS, true)) {
+      flows.awaitWarm(5, Duration.ofSeconds(30));
+      double t0 = Flows.nowMs();
+      Thread.sleep(2 * HOLD_MS);
+      double t1 = Flows.nowMs();
+      Flows.Report r = flows.report(t0, t1);
+      checks.report("steady state", r);
+      checks.flows(r, ENDPOINT_PODS, STALL_BOUND, true, true);
+      checks.aliveAtEnd(r, ENDPOINT_PODS);
+      checks.noFreshFailure(r, ENDPOINT_PODS);
+    }
+    checks.noLeak(counters(), n -> true);
+    checks.assertAll();
+  }
+
+  /**
    * Routine failover node-2 → node-3 and failback node-3 → node-2, MetalLB's order (neighbours,
    * delete old status, create without node, status.node 150 ms later). Pod 1a is forwarded all
    * along; 2a is on the old gateway, then the new one; 3a the other way round.
