@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # MetalEG lab topology: network namespaces that make a three-node "cluster" on one L2 segment.
 # Usage: lab-net.sh up|down|status|plan|announce <node-N|none> [lb-ip...]|counters [reset]
+#        |cut node-N|uncut|conntrack
 # Needs root, iproute2, iptables, nftables, python3 (no socat). Idempotent: "up" rebuilds a running lab,
 # "down" removes everything with the megl- prefix, also after an interrupted run.
 #
@@ -8,7 +9,8 @@
 #   namespace      interface  IPv4            IPv6               role
 #   megl-lan       megl-br    -               -                  the L2 segment (bridge)
 #   megl-router    eth0       10.89.0.1/24    fd89::1/64         LAN router / "internet"
-#                  lo         203.0.113.10    2001:db8:203::10   external host (echo :8080)
+#                  lo         203.0.113.10    2001:db8:203::10   external host (echo :8080; long-lived
+#                                                                flows echo :8081 tcp+udp, flows.py)
 #                  lo         192.168.77.10   fd77::10           host in an excluded range (echo :8080)
 #   megl-cp        eth0       10.89.0.2/24    fd89::2/64         API server :6443, controller
 #   megl-node-N    eth0       10.89.0.1N/24   fd89::1N/64        node-N (N=1..3), MAC 02:89:00:00:00:1N
@@ -21,7 +23,11 @@
 #   LB IPs 198.51.100.0/24, 2001:db8:51::/64 (the Service uses .10 / ::10): on-link on the router's
 #   eth0 with a permanent neighbour entry to the announcing node's MAC (MetalLB's gratuitous ARP/NA).
 #   The router counts packets arriving for the external/excluded hosts per source range (nft
-#   table inet megl_count) so tests can prove that nothing leaks.
+#   table inet megl_count) so tests can prove that nothing leaks. Port 8081 (tcp+udp) is only used
+#   by the endpoint pods' long-lived flows and fresh connects (flows.py), so a node source there
+#   (flow_nN_*) is a leak too, while pod 1b's node-1 source on :8080 is legitimate (from_node_*).
+#   Any pod source (from_pod_*, any port) is always a leak: every node masquerades.
+#   "cut node-N" drops the node's frames in megl-lan (table bridge megl_cut): a hard node failure.
 #   Host side: 127.0.0.1:16443 forwards into megl-cp 10.89.0.2:6443 (forward.py) for kubectl/curl/tests.
 set -Eeuo pipefail
 
@@ -34,6 +40,7 @@ LB_V6_NET=2001:db8:51::/64
 LB_IPS=(198.51.100.10 2001:db8:51::10)
 EXT_IPS=(203.0.113.10 2001:db8:203::10 192.168.77.10 fd77::10)
 ECHO_PORT=8080
+FLOW_PORT=8081
 API_FORWARD_PORT=16443
 
 node_v4() { echo "10.89.0.1$1"; }
@@ -56,7 +63,7 @@ plan() {
   for p in "${PODS[@]}"; do
     echo "pod.$p.ns=megl-pod-$p pod.$p.node=node-${p:0:1} pod.$p.ipv4=$(pod_v4 "$p") pod.$p.ipv6=$(pod_v6 "$p")"
   done
-  echo "external.ipv4=${EXT_IPS[0]} external.ipv6=${EXT_IPS[1]} excluded.ipv4=${EXT_IPS[2]} excluded.ipv6=${EXT_IPS[3]} echo.port=$ECHO_PORT"
+  echo "external.ipv4=${EXT_IPS[0]} external.ipv6=${EXT_IPS[1]} excluded.ipv4=${EXT_IPS[2]} excluded.ipv6=${EXT_IPS[3]} echo.port=$ECHO_PORT flow.port=$FLOW_PORT"
   echo "lb.ipv4=${LB_IPS[0]} lb.ipv6=${LB_IPS[1]}"
 }
 
@@ -103,9 +110,22 @@ up() {
   nsx megl-router ip route add "$LB_V4_NET" dev eth0
   nsx megl-router ip -6 route add "$LB_V6_NET" dev eth0
   nsx megl-router ip route add 10.244.0.0/16 via 10.89.0.11 # only for replies to leaked packets
+  local flow_counters="" flow_rules="" n
+  for n in "${NODES[@]}"; do
+    flow_counters+="  counter flow_n${n}_v4 {}
+  counter flow_n${n}_v6 {}
+"
+    flow_rules+="    ip daddr ${EXT_IPS[0]} meta l4proto { tcp, udp } th dport $FLOW_PORT ip saddr $(node_v4 "$n") counter name flow_n${n}_v4
+    ip6 daddr ${EXT_IPS[1]} meta l4proto { tcp, udp } th dport $FLOW_PORT ip6 saddr $(node_v6 "$n") counter name flow_n${n}_v6
+"
+  done
   nsx megl-router nft -f - <<NFT
 table inet megl_count {
-  counter from_node_v4 {}
+  counter flow_lb_v4 {}
+  counter flow_lb_v6 {}
+  counter flow_pod_v4 {}
+  counter flow_pod_v6 {}
+$flow_counters  counter from_node_v4 {}
   counter from_node_v6 {}
   counter from_pod_v4 {}
   counter from_pod_v6 {}
@@ -119,10 +139,14 @@ table inet megl_count {
     ip6 daddr ${EXT_IPS[1]} ip6 saddr fd89::/64 counter name from_node_v6
     ip6 daddr ${EXT_IPS[1]} ip6 saddr fd44::/48 counter name from_pod_v6
     ip6 daddr ${EXT_IPS[1]} ip6 saddr $LB_V6_NET counter name from_lb_v6
-  }
+    ip daddr ${EXT_IPS[0]} meta l4proto { tcp, udp } th dport $FLOW_PORT ip saddr $LB_V4_NET counter name flow_lb_v4
+    ip6 daddr ${EXT_IPS[1]} meta l4proto { tcp, udp } th dport $FLOW_PORT ip6 saddr $LB_V6_NET counter name flow_lb_v6
+    ip daddr ${EXT_IPS[0]} meta l4proto { tcp, udp } th dport $FLOW_PORT ip saddr 10.244.0.0/16 counter name flow_pod_v4
+    ip6 daddr ${EXT_IPS[1]} meta l4proto { tcp, udp } th dport $FLOW_PORT ip6 saddr fd44::/48 counter name flow_pod_v6
+$flow_rules  }
 }
 NFT
-  nsx megl-router setsid python3 "$HERE/echo-source.py" "$ECHO_PORT" "${EXT_IPS[@]}" \
+  nsx megl-router setsid python3 "$HERE/echo-source.py" "$ECHO_PORT" "${EXT_IPS[@]}" --flow-port "$FLOW_PORT" \
     >"$RUN/echo.log" 2>&1 </dev/null &
   echo $! >"$RUN/echo.pid"
 
@@ -253,6 +277,35 @@ announce() { # node-N|none [ip...]: what MetalLB's gratuitous ARP/NA does to the
   done
 }
 
+cut_node() { # node-N: drop every frame from and to the node's LAN port (the node is unplugged)
+  [[ "${1:-}" =~ ^node-([123])$ ]] || die "cut: unknown node '${1:-}' (node-1..3)"
+  local port=megl-node${BASH_REMATCH[1]}
+  nsx megl-lan nft -f - <<NFT
+table bridge megl_cut {
+  chain drop_ports {
+    type filter hook forward priority 0; policy accept;
+  }
+}
+NFT
+  nsx megl-lan nft add rule bridge megl_cut drop_ports iifname "$port" drop
+  nsx megl-lan nft add rule bridge megl_cut drop_ports oifname "$port" drop
+}
+
+uncut_all() { # every cut node is plugged in again
+  nsx megl-lan nft delete table bridge megl_cut 2>/dev/null || true
+}
+
+conntrack_dump() { # every node's conntrack table (for failure reports)
+  local n
+  for n in "${NODES[@]}"; do
+    echo "--- conntrack -L megl-node-$n"
+    local all
+    all=$(nsx "megl-node-$n" conntrack -L 2>&1 | grep -v 'conntrack v.*flow entries' || true)
+    echo "$all" | grep -v TIME_WAIT || true
+    echo "($(echo "$all" | grep -c TIME_WAIT) entries in TIME_WAIT not shown)"
+  done
+}
+
 counters() {
   if [ "${1:-}" = reset ]; then
     nsx megl-router nft reset counters table inet megl_count >/dev/null
@@ -269,5 +322,8 @@ case "${1:-}" in
   plan) plan ;;
   announce) shift; [ $# -ge 1 ] || die "usage: announce node-N|none [ip...]"; announce "$@" ;;
   counters) shift; counters "$@" ;;
-  *) die "usage: lab-net.sh up|down|status|plan|announce <node-N|none> [ip...]|counters [reset]" ;;
+  cut) shift; cut_node "$@" ;;
+  uncut) uncut_all ;;
+  conntrack) conntrack_dump ;;
+  *) die "usage: lab-net.sh up|down|status|plan|announce <node-N|none> [ip...]|counters [reset]|cut node-N|uncut|conntrack" ;;
 esac

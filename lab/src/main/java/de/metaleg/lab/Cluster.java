@@ -186,7 +186,10 @@ public final class Cluster {
         .delete();
   }
 
-  /** MetalLB's ServiceL2Status objects for a Service. */
+  /**
+   * MetalLB's ServiceL2Status objects for a Service, by status or, for an object whose status is
+   * not written yet, by its {@code metallb.io/service-*} labels.
+   */
   public List<ServiceL2Status> l2Statuses(ServiceRef ref) {
     return client
         .resources(ServiceL2Status.class)
@@ -194,12 +197,19 @@ public final class Cluster {
         .list()
         .getItems()
         .stream()
-        .filter(s -> s.getStatus() != null)
-        .filter(
-            s ->
-                ref.name().equals(s.getStatus().getServiceName())
-                    && ref.namespace().equals(s.getStatus().getServiceNamespace()))
+        .filter(s -> isFor(s, ref))
         .toList();
+  }
+
+  private static boolean isFor(ServiceL2Status s, ServiceRef ref) {
+    if (s.getStatus() != null && s.getStatus().getServiceName() != null) {
+      return ref.name().equals(s.getStatus().getServiceName())
+          && ref.namespace().equals(s.getStatus().getServiceNamespace());
+    }
+    Map<String, String> labels = s.getMetadata().getLabels();
+    return labels != null
+        && ref.name().equals(labels.get(ServiceL2Status.LABEL_SERVICE_NAME))
+        && ref.namespace().equals(labels.get(ServiceL2Status.LABEL_SERVICE_NAMESPACE));
   }
 
   /**
@@ -207,6 +217,14 @@ public final class Cluster {
    * {@code l2-} name), then write its status through the status subresource.
    */
   public ServiceL2Status createL2Status(ServiceRef ref, String node) {
+    return writeL2StatusNode(createL2StatusWithoutNode(ref, node), ref, node);
+  }
+
+  /**
+   * The first half of MetalLB's (>= 0.14.6) write: the object with its labels (including {@code
+   * metallb.io/node}) but no status yet.
+   */
+  public ServiceL2Status createL2StatusWithoutNode(ServiceRef ref, String node) {
     ServiceL2Status l2 = new ServiceL2Status();
     l2.setMetadata(
         new ObjectMetaBuilder()
@@ -218,7 +236,11 @@ public final class Cluster {
                     ServiceL2Status.LABEL_SERVICE_NAME, ref.name(),
                     ServiceL2Status.LABEL_SERVICE_NAMESPACE, ref.namespace()))
             .build());
-    ServiceL2Status created = client.resource(l2).create();
+    return client.resource(l2).create();
+  }
+
+  /** The second half: {@code status.node} and the rest through the status subresource. */
+  public ServiceL2Status writeL2StatusNode(ServiceL2Status created, ServiceRef ref, String node) {
     ServiceL2StatusStatus status = new ServiceL2StatusStatus();
     status.setNode(node);
     status.setServiceName(ref.name());
@@ -232,6 +254,18 @@ public final class Cluster {
   public void deleteL2Statuses(ServiceRef ref) {
     for (ServiceL2Status s : l2Statuses(ref)) {
       client.resource(s).delete();
+    }
+  }
+
+  /** Deletes a Node object (as `kubectl delete node` does; the kubelet stays away). */
+  public void deleteNode(String name) {
+    client.nodes().withName(name).delete();
+  }
+
+  /** Replaces the EndpointSlices of both families with these endpoints. */
+  public void setEndpoints(ServiceRef ref, List<Endpoint> endpoints) {
+    for (String family : List.of("IPv4", "IPv6")) {
+      client.resource(endpointSlice(ref, family, endpoints)).update();
     }
   }
 

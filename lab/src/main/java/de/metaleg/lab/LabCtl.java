@@ -15,6 +15,7 @@ import java.util.List;
  *   setup                  Nodes, Service default/web (not labelled), EndpointSlices, announce node-2
  *   label on|off           set or remove metaleg.de/rewriteSrcIP on default/web
  *   announce NODE|none     MetalLB moves the LB IPs to NODE (status object + router neighbours)
+ *   failover NODE          the same in MetalLB's order: neighbours, delete, create, status.node
  *   delete-service         delete default/web and its EndpointSlices
  *   wait-ready [SECONDS]   wait until every plan is Ready for its current generation
  *   plans                  print the EgressPlans
@@ -68,6 +69,7 @@ public final class LabCtl {
             metallb.announce(WEB, node);
           }
         }
+        case "failover" -> metallb.failover(WEB, arg(args, 1));
         case "delete-service" -> {
           cluster.deleteService(WEB);
           cluster.deleteL2Statuses(WEB);
@@ -101,7 +103,7 @@ public final class LabCtl {
   private static void usage(String why) {
     System.err.println("labctl: " + why);
     System.err.println(
-        "usage: LabCtl setup | label on|off | announce NODE|none | delete-service"
+        "usage: LabCtl setup | label on|off | announce NODE|none | failover NODE | delete-service"
             + " | wait-ready [SECONDS] | plans");
     System.exit(2);
   }

@@ -25,6 +25,7 @@ public record LabPlan(
     String excludedIPv4,
     String excludedIPv6,
     int echoPort,
+    int flowPort,
     String lbIPv4,
     String lbIPv6) {
 
@@ -116,6 +117,7 @@ public record LabPlan(
         get(kv, "excluded.ipv4"),
         get(kv, "excluded.ipv6"),
         Integer.parseInt(get(kv, "echo.port")),
+        Integer.parseInt(get(kv, "flow.port")),
         get(kv, "lb.ipv4"),
         get(kv, "lb.ipv6"));
   }

@@ -187,6 +187,20 @@ final class Lab implements AutoCloseable {
     stop("agent-" + node);
   }
 
+  /** SIGKILL, as an OOM kill or a node crash would: no shutdown hook, nothing cleaned up. */
+  void killAgent(String node) {
+    Process p = processes.remove("agent-" + node);
+    if (p == null) {
+      return;
+    }
+    p.destroyForcibly(); // `ip netns exec` execs java: this is the JVM's own pid
+    try {
+      p.waitFor(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   /** {@code metaleg-node-agent --cleanup} in the node's namespace; returns its output. */
   Cmd.Result cleanup(String node) {
     List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", plan.node(node).ns(), "env"));

@@ -26,6 +26,8 @@ class LabPlanTest {
     assertEquals("198.51.100.10", plan.lbIPv4());
     assertEquals("2001:db8:51::10", plan.lbIPv6());
     assertEquals(6443, plan.apiPort());
+    assertEquals(8080, plan.echoPort());
+    assertEquals(8081, plan.flowPort());
   }
 
   @Test

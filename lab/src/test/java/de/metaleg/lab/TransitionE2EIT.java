@@ -1,0 +1,727 @@
+package de.metaleg.lab;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import de.metaleg.api.v1alpha1.EgressPlan;
+import de.metaleg.lab.Cluster.Endpoint;
+import de.metaleg.lab.Cluster.ServiceRef;
+import de.metaleg.lab.MetalLbSimulator.Step;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Transition safety (issue 11), end to end with the real jars: every scenario keeps long-lived
+ * flows open from every endpoint pod (1a on node-1, 2a on node-2, 3a on node-3; per family one TCP
+ * connection and one UDP socket answering every 100 ms, plus a fresh TCP connection every 50 ms;
+ * {@link Flows}, lab/scripts/flows.py) to the external host's flow port 8081 across a change, and
+ * asserts what the promise says: every packet from a labelled pod leaves with the LB IP or not at
+ * all; established connections survive a MetalLB failover, routine and hard; a routine failover
+ * refuses no new connection.
+ *
+ * <p>Leaks are counted by the router (nft table {@code inet megl_count}, see lab-net.sh): {@code
+ * from_pod_*} is any pod source on any port (always a leak), {@code flow_nN_*} a node-N source on
+ * the flow port, which only the endpoint pods' flows use (pod 1b's node-1 source on port 8080 is
+ * legitimate and not counted there). IP plan as in {@link EgressE2EIT} and lab-net.sh.
+ *
+ * <p>Assertions are counts (zero broken, zero leaked, zero refused, zero wrong sources), plus one
+ * generous time bound: no flow may stall for {@link #STALL_BOUND} (routine) or {@link
+ * #HARD_STALL_BOUND} (hard failover). The benchmark ({@link LabFailoverBenchmark}) reports the real
+ * stall numbers. Each scenario collects every violated expectation and fails once with all of them,
+ * the per-flow report, the router counters and every node's {@code conntrack -L}; raw flow events
+ * are in target/lab-logs/flows-*.log.
+ *
+ * <p>Run on its own: {@code flock /tmp/metaleg-kernel.lock mvn -B verify -pl lab -am
+ * -Dtest=TransitionE2EIT -Dsurefire.failIfNoSpecifiedTests=false}.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class TransitionE2EIT {
+  static final ServiceRef WEB = new ServiceRef("default", "web");
+  static final List<String> ENDPOINT_PODS = List.of("1a", "2a", "3a");
+  static final Duration CONVERGE = Duration.ofSeconds(60);
+  static final double STALL_BOUND = 5_000;
+  static final double HARD_STALL_BOUND = 15_000;
+
+  /** How long flows keep running after a change has converged, to show they carry on. */
+  static final long HOLD_MS = 3_000;
+
+  static final List<String> FLOWS = List.of("tcp4", "tcp6", "udp4", "udp6");
+
+  /** A flow that answered within this much of a window's end is alive. */
+  static final long ALIVE_MS = 2_000;
+
+  Lab lab;
+  LabPlan plan;
+  Cluster cluster;
+  MetalLbSimulator metallb;
+
+  String firewallBackend() {
+    return "iptables";
+  }
+
+  @BeforeAll
+  void startLab() throws Exception {
+    Optional<String> missing = Lab.missingRequirement();
+    if (missing.isEmpty() && !Cmd.run("sh", "-c", "command -v conntrack").ok()) {
+      missing = Optional.of("missing tool conntrack (apt-get install -y conntrack)");
+    }
+    if (missing.isPresent()) {
+      if ("required".equals(System.getProperty("metaleg.kernelTests"))) {
+        fail("end-to-end lab required (metaleg.kernelTests=required) but " + missing.get());
+      }
+      Assumptions.abort("skipping the transition lab: " + missing.get());
+    }
+    System.out.println(
+        "TRANSITION " + getClass().getSimpleName() + ": FIREWALL_BACKEND=" + firewallBackend());
+    lab = Lab.start(Map.of("FIREWALL_BACKEND", firewallBackend()));
+    plan = lab.plan;
+    cluster = new Cluster(lab.client(), "metallb-system");
+    metallb = new MetalLbSimulator(cluster, plan);
+    for (LabPlan.Node n : plan.nodes()) {
+      cluster.upsertNode(n.name(), n.ipv4(), n.ipv6());
+    }
+  }
+
+  @AfterAll
+  void stopLab() {
+    if (lab != null) {
+      lab.close();
+      lab = null;
+    }
+  }
+
+  // ---------------------------------------------------------------- scenarios
+
+  /**
+   * Control: the same flows and checks with no change at all must find nothing. Shows that a
+   * failing transition scenario is the transition's doing, not the harness's or the counters'.
+   */
+  @Test
+  @Order(0)
+  void steadyStateControlFindsNothing() throws Exception {
+    steady("node-2");
+    Checks checks = new Checks("control: no change, gateway node-2");
+    try (Flows flows = Flows.start(plan, "control", ENDPOINT_PODS, true)) {
+      flows.awaitWarm(5, Duration.ofSeconds(30));
+      double t0 = Flows.nowMs();
+      Thread.sleep(2 * HOLD_MS);
+      double t1 = Flows.nowMs();
+      Flows.Report r = flows.report(t0, t1);
+      checks.report("steady state", r);
+      checks.flows(r, ENDPOINT_PODS, STALL_BOUND, true, true);
+      checks.aliveAtEnd(r, ENDPOINT_PODS);
+      checks.noFreshFailure(r, ENDPOINT_PODS);
+    }
+    checks.noLeak(counters(), n -> true);
+    checks.assertAll();
+  }
+
+  /**
+   * Routine failover node-2 → node-3 and failback node-3 → node-2, MetalLB's order (neighbours,
+   * delete old status, create without node, status.node 150 ms later). Pod 1a is forwarded all
+   * along; 2a is on the old gateway, then the new one; 3a the other way round.
+   */
+  @Test
+  @Order(1)
+  void routineFailoverAndFailbackKeepEveryFlow() throws Exception {
+    steady("node-2");
+    Checks checks = new Checks("routine failover node-2 -> node-3 -> node-2");
+    try (Flows flows = Flows.start(plan, "routine", ENDPOINT_PODS, true)) {
+      flows.awaitWarm(5, Duration.ofSeconds(30));
+      double t0 = Flows.nowMs();
+      metallb.failover(WEB, "node-3");
+      checks.await(() -> awaitGateway("node-3", allNodes()));
+      checks.await(() -> awaitPlansReady(allNodes()));
+      hold();
+      double t1 = Flows.nowMs();
+      metallb.failover(WEB, "node-2");
+      checks.await(() -> awaitGateway("node-2", allNodes()));
+      checks.await(() -> awaitPlansReady(allNodes()));
+      hold();
+      double t2 = Flows.nowMs();
+      Flows.Report r = flows.report(t0, t2);
+      checks.report("from the failover to the end of the failback", r);
+      checks.flows(r, ENDPOINT_PODS, STALL_BOUND, true, true);
+      checks.aliveAtEnd(r, ENDPOINT_PODS);
+      checks.noFreshFailure(r, ENDPOINT_PODS);
+      checks.report("failover window", flows.report(t0, t1));
+      checks.report("failback window", flows.report(t1, t2));
+    }
+    checks.noLeak(counters(), n -> true);
+    checks.assertAll();
+  }
+
+  /**
+   * Hard failover: node-2 (the gateway) is cut off the LAN (its bridge port drops every frame),
+   * then MetalLB moves the announcement to node-3. Pods 1a and 3a survive; their connections must
+   * continue. Pod 2a is on the dead node and runs no flows.
+   */
+  @Test
+  @Order(2)
+  void hardFailoverKeepsTheSurvivingPodsFlows() throws Exception {
+    steady("node-2");
+    List<String> survivors = List.of("1a", "3a");
+    List<String> alive = List.of("node-1", "node-3");
+    Checks checks = new Checks("hard failover: node-2 cut off, MetalLB moves to node-3");
+    try (Flows flows = Flows.start(plan, "hard", survivors, true)) {
+      flows.awaitWarm(5, Duration.ofSeconds(30));
+      double t0 = Flows.nowMs();
+      labNet("cut", "node-2");
+      try {
+        Thread.sleep(
+            1_000); // MetalLB's memberlist noticing the dead speaker (much faster than real)
+        metallb.failover(WEB, "node-3");
+        checks.await(() -> awaitGateway("node-3", alive));
+        checks.await(() -> awaitPlansReady(alive));
+        hold();
+        double t1 = Flows.nowMs();
+        Flows.Report r = flows.report(t0, t1);
+        checks.report("from the cut to " + HOLD_MS + " ms after convergence", r);
+        checks.flows(r, survivors, HARD_STALL_BOUND, true, true);
+        checks.aliveAtEnd(r, survivors);
+        checks.info(
+            "fresh connects refused/timed out during a hard failover (not asserted): "
+                + freshFailures(r));
+        flows.close();
+        checks.noLeak(counters(), n -> true);
+      } finally {
+        labNet("uncut");
+      }
+    }
+    checks.await(() -> awaitPlansReady(allNodes()));
+    checks.assertAll();
+  }
+
+  /**
+   * Pod 1a leaves the EndpointSlices and rejoins. Its connections may end (their source must
+   * change); pod IPs must never reach the external host; a node source is fine only while 1a is no
+   * endpoint and only node-1's; once 1a is an endpoint again and the plans are Ready, no node
+   * source at all (a connection that started with node-1's IP must not go on with it). 2a and 3a
+   * keep their flows.
+   */
+  @Test
+  @Order(3)
+  void endpointLeavesAndRejoins() throws Exception {
+    steady("node-2");
+    Checks checks = new Checks("pod 1a leaves the Service's EndpointSlices and rejoins");
+    try (Flows flows = Flows.start(plan, "endpoint", ENDPOINT_PODS, true)) {
+      flows.awaitWarm(5, Duration.ofSeconds(30));
+      double tA = Flows.nowMs();
+      Map<String, Long> cA = counters();
+      cluster.setEndpoints(WEB, endpoints(List.of("2a", "3a")));
+      checks.await(() -> awaitPlansReady(allNodes()));
+      checks.await(() -> awaitSource("1a", nodeIPs("1a")));
+      hold();
+      Map<String, Long> cB = counters();
+      cluster.setEndpoints(WEB, endpoints(ENDPOINT_PODS));
+      checks.await(() -> awaitPlansReady(allNodes()));
+      checks.await(() -> awaitSource("1a", lbIPs()));
+      double tC = Flows.nowMs();
+      Map<String, Long> cC = counters();
+      hold();
+      double tD = Flows.nowMs();
+      Map<String, Long> cD = counters();
+      checks.report("whole run", flows.report(tA, tD));
+      checks.noLeak(cA, n -> true, "before 1a leaves");
+      checks.noLeak(diff(cC, cA), n -> !n.equals("1"), "while 1a is no endpoint (node-1 allowed)");
+      checks.noLeak(diff(cD, cC), n -> true, "after 1a rejoined and the plans are Ready");
+      checks.info("node-1 packets while 1a was no endpoint: " + flowNode(diff(cB, cA), "1"));
+      checks.flows(flows.report(tA, tD), List.of("2a", "3a"), STALL_BOUND, true, true);
+      Flows.Report after = flows.report(tC, tD);
+      checks.flows(after, List.of("1a"), Double.MAX_VALUE, false, true);
+      checks.aliveAtEnd(after, List.of("1a"));
+    }
+    checks.assertAll();
+  }
+
+  /**
+   * The opt-in label is removed and re-added. Every pod's connections may end; no pod IP ever; no
+   * node source before the removal and once the plans are Ready again.
+   */
+  @Test
+  @Order(4)
+  void labelRemovedAndReAdded() throws Exception {
+    steady("node-2");
+    Checks checks = new Checks("label removed and re-added");
+    try (Flows flows = Flows.start(plan, "label", ENDPOINT_PODS, true)) {
+      flows.awaitWarm(5, Duration.ofSeconds(30));
+      double tA = Flows.nowMs();
+      Map<String, Long> cA = counters();
+      cluster.setOptIn(WEB, false);
+      checks.await(() -> awaitPlansReady(allNodes()));
+      for (String pod : ENDPOINT_PODS) {
+        checks.await(() -> awaitSource(pod, nodeIPs(pod)));
+      }
+      hold();
+      cluster.setOptIn(WEB, true);
+      checks.await(() -> awaitPlansReady(allNodes()));
+      for (String pod : ENDPOINT_PODS) {
+        checks.await(() -> awaitSource(pod, lbIPs()));
+      }
+      double tC = Flows.nowMs();
+      Map<String, Long> cC = counters();
+      hold();
+      double tD = Flows.nowMs();
+      Map<String, Long> cD = counters();
+      checks.report("whole run", flows.report(tA, tD));
+      checks.noLeak(cA, n -> true, "before the label is removed");
+      checks.noLeak(diff(cC, cA), n -> false, "while unlabelled (node sources allowed)");
+      checks.noLeak(diff(cD, cC), n -> true, "after the label is back and the plans are Ready");
+      Flows.Report after = flows.report(tC, tD);
+      checks.flows(after, ENDPOINT_PODS, Double.MAX_VALUE, false, true);
+      checks.aliveAtEnd(after, ENDPOINT_PODS);
+    }
+    checks.assertAll();
+  }
+
+  /**
+   * The gateway's Node object is deleted while MetalLB still names it: nobody can be the gateway,
+   * so egress must be rejected, and nothing may leak meanwhile.
+   */
+  @Test
+  @Order(5)
+  void gatewayNodeDeletedRejectsWithoutLeak() throws Exception {
+    steady("node-2");
+    Checks checks = new Checks("gateway Node object node-2 deleted");
+    try {
+      try (Flows flows = Flows.start(plan, "node-deleted", ENDPOINT_PODS, true)) {
+        flows.awaitWarm(5, Duration.ofSeconds(30));
+        double t0 = Flows.nowMs();
+        cluster.deleteNode("node-2");
+        // What the garbage collector does on a real cluster (the lab's API server has none):
+        // EgressPlan/node-2 has an ownerReference to Node/node-2.
+        cluster.client().resources(EgressPlan.class).withName("node-2").delete();
+        checks.await(() -> awaitPlansReady(List.of("node-1", "node-3")));
+        for (String pod : ENDPOINT_PODS) {
+          checks.await(() -> awaitRejected(pod));
+        }
+        hold();
+        double t1 = Flows.nowMs();
+        Flows.Report r = flows.report(t0, t1);
+        checks.report("from the deletion to " + HOLD_MS + " ms after rejection", r);
+        checks.flows(r, ENDPOINT_PODS, Double.MAX_VALUE, false, true);
+        Flows.Report end = flows.report(t1 - 1_000, t1);
+        for (Flows.FreshStats f : end.fresh()) {
+          checks.check(
+              f.ok() == 0,
+              "pod "
+                  + f.pod()
+                  + " "
+                  + f.flow()
+                  + ": "
+                  + f.ok()
+                  + " fresh connects succeeded in the last second, want all rejected");
+        }
+        flows.close();
+        checks.noLeak(counters(), n -> true);
+      }
+    } finally {
+      LabPlan.Node n2 = plan.node("node-2");
+      cluster.upsertNode(n2.name(), n2.ipv4(), n2.ipv6());
+    }
+    checks.assertAll();
+  }
+
+  /**
+   * node-1's agent is SIGKILLed mid-failover (old status deleted, new one not written yet) and
+   * restarted 2 s later. No leak; the pods on the other nodes keep their flows.
+   */
+  @Test
+  @Order(6)
+  void agentKilledMidFailover() throws Exception {
+    steady("node-2");
+    Checks checks =
+        new Checks("agent of node-1 SIGKILLed mid-failover node-2 -> node-3, restarted");
+    try (Flows flows = Flows.start(plan, "agent-killed", ENDPOINT_PODS, true)) {
+      flows.awaitWarm(5, Duration.ofSeconds(30));
+      double t0 = Flows.nowMs();
+      metallb.failover(
+          WEB,
+          "node-3",
+          step -> {
+            if (step == Step.OLD_STATUS_DELETED) {
+              lab.killAgent("node-1");
+            }
+          });
+      checks.await(() -> awaitGateway("node-3", List.of("node-2", "node-3")));
+      checks.await(() -> awaitPlansReady(List.of("node-2", "node-3")));
+      Thread.sleep(2_000);
+      lab.startAgent("node-1");
+      checks.await(() -> awaitPlansReady(allNodes()));
+      hold();
+      double t1 = Flows.nowMs();
+      Flows.Report r = flows.report(t0, t1);
+      checks.report("from the failover to " + HOLD_MS + " ms after node-1's agent is back", r);
+      checks.flows(r, List.of("2a", "3a"), STALL_BOUND, true, true);
+      checks.flows(r, List.of("1a"), Double.MAX_VALUE, false, true);
+      checks.aliveAtEnd(r, ENDPOINT_PODS);
+      checks.info("fresh connects refused/timed out (not asserted): " + freshFailures(r));
+      flows.close();
+      checks.noLeak(counters(), n -> true);
+    }
+    checks.assertAll();
+  }
+
+  // ---------------------------------------------------------------- fixtures
+
+  /**
+   * Labelled Service with all three endpoints, announced by {@code gateway}, converged; counters
+   * reset.
+   */
+  void steady(String gateway) {
+    if (lab.client().services().inNamespace(WEB.namespace()).withName(WEB.name()).get() == null) {
+      cluster.createService(WEB, true, plan.lbIPv4(), plan.lbIPv6(), endpoints(ENDPOINT_PODS));
+    } else {
+      cluster.setOptIn(WEB, true);
+      cluster.setEndpoints(WEB, endpoints(ENDPOINT_PODS));
+    }
+    for (LabPlan.Node n : plan.nodes()) {
+      if (cluster.client().nodes().withName(n.name()).get() == null) {
+        cluster.upsertNode(n.name(), n.ipv4(), n.ipv6());
+      }
+    }
+    metallb.announce(WEB, gateway);
+    awaitGateway(gateway, allNodes());
+    awaitPlansReady(allNodes());
+    for (String pod : ENDPOINT_PODS) {
+      awaitSource(pod, lbIPs());
+    }
+    RouterCounters.reset();
+  }
+
+  List<Endpoint> endpoints(List<String> pods) {
+    return pods.stream()
+        .map(plan::pod)
+        .map(p -> new Endpoint("web-" + p.id(), p.node(), p.ipv4(), p.ipv6()))
+        .toList();
+  }
+
+  List<String> allNodes() {
+    return plan.nodes().stream().map(LabPlan.Node::name).toList();
+  }
+
+  String[] lbIPs() {
+    return new String[] {plan.lbIPv4(), plan.lbIPv6()};
+  }
+
+  String[] nodeIPs(String pod) {
+    LabPlan.Node n = plan.node(plan.pod(pod).node());
+    return new String[] {n.ipv4(), n.ipv6()};
+  }
+
+  static void hold() throws InterruptedException {
+    Thread.sleep(HOLD_MS); // observation time, not a wait for a condition
+  }
+
+  static void labNet(String... args) {
+    List<String> cmd = new ArrayList<>(List.of("bash", Lab.LAB_NET.toString()));
+    cmd.addAll(List.of(args));
+    Cmd.run(cmd, 30).orThrow();
+  }
+
+  /** A fresh probe on port 8080 sees {@code want} (v4, v6) from the pod. */
+  void awaitSource(String pod, String[] want) {
+    Await.until(
+        "pod " + pod + " to egress with " + String.join(" / ", want),
+        CONVERGE,
+        () -> {
+          lab.assertProcessesAlive();
+          List<String> wrong = new ArrayList<>();
+          Probe v4 =
+              Probe.run(Lab.SCRIPTS, plan.pod(pod).ns(), plan.externalIPv4(), plan.echoPort(), 1.0);
+          if (!want[0].equals(v4.seen())) {
+            wrong.add("v4 " + v4);
+          }
+          Probe v6 =
+              Probe.run(Lab.SCRIPTS, plan.pod(pod).ns(), plan.externalIPv6(), plan.echoPort(), 1.0);
+          if (!want[1].equals(v6.seen())) {
+            wrong.add("v6 " + v6);
+          }
+          return wrong.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", wrong));
+        });
+  }
+
+  void awaitRejected(String pod) {
+    Await.until(
+        "pod " + pod + " to be rejected in both families",
+        Duration.ofSeconds(20),
+        () -> {
+          List<String> wrong = new ArrayList<>();
+          for (String host : List.of(plan.externalIPv4(), plan.externalIPv6())) {
+            Probe p = Probe.run(Lab.SCRIPTS, plan.pod(pod).ns(), host, plan.echoPort(), 1.0);
+            if (!p.rejected()) {
+              wrong.add(host + ": " + p);
+            }
+          }
+          return wrong.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", wrong));
+        });
+  }
+
+  void awaitGateway(String node, List<String> planNodes) {
+    Await.until(
+        "the plans of " + planNodes + " to name " + node + " as gateway",
+        CONVERGE,
+        () -> {
+          List<String> wrong = new ArrayList<>();
+          for (EgressPlan p : cluster.plans()) {
+            if (!planNodes.contains(p.getMetadata().getName())) {
+              continue;
+            }
+            p.getSpec().getEntries().stream()
+                .filter(e -> WEB.toString().equals(e.getService()))
+                .filter(e -> !node.equals(e.getGatewayNode()))
+                .forEach(e -> wrong.add(p.getMetadata().getName() + ": " + e.getGatewayNode()));
+          }
+          return wrong.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", wrong));
+        });
+  }
+
+  void awaitPlansReady(List<String> nodes) {
+    Await.until(
+        "the plans of " + nodes + " Ready for their current generation",
+        CONVERGE,
+        () -> {
+          lab.assertProcessesAlive();
+          String wrong = PlanTable.notReady(cluster.plans(), nodes);
+          return wrong.isEmpty() ? Optional.empty() : Optional.of(wrong);
+        });
+  }
+
+  static Map<String, Long> counters() {
+    return RouterCounters.read();
+  }
+
+  static Map<String, Long> diff(Map<String, Long> later, Map<String, Long> earlier) {
+    return RouterCounters.diff(later, earlier);
+  }
+
+  static long flowNode(Map<String, Long> c, String node) {
+    return c.getOrDefault("flow_n" + node + "_v4", 0L)
+        + c.getOrDefault("flow_n" + node + "_v6", 0L);
+  }
+
+  static String freshFailures(Flows.Report r) {
+    StringBuilder sb = new StringBuilder();
+    for (Flows.FreshStats f : r.fresh()) {
+      sb.append(
+          String.format(
+              "%s %s refused %d timeout %d other %d; ",
+              f.pod(), f.flow(), f.refused(), f.timeout(), f.other()));
+    }
+    return sb.toString();
+  }
+
+  /**
+   * Every expectation of one scenario: violations are collected, so a failing run names them all
+   * (with numbers) instead of the first one only.
+   */
+  final class Checks {
+    final String scenario;
+    final List<String> failures = new ArrayList<>();
+    final StringBuilder details = new StringBuilder();
+
+    Checks(String scenario) {
+      this.scenario = scenario;
+    }
+
+    void check(boolean ok, String failure) {
+      if (!ok) {
+        failures.add(failure);
+      }
+    }
+
+    void info(String line) {
+      details.append("  ").append(line).append('\n');
+    }
+
+    /** A convergence wait whose timeout is one more failure, not the end of the scenario. */
+    void await(Runnable wait) {
+      try {
+        wait.run();
+      } catch (AssertionError e) {
+        if (e.getMessage() != null && e.getMessage().contains(" exited with ")) {
+          throw e; // a dead process: nothing after this is meaningful
+        }
+        failures.add(e.getMessage());
+      }
+    }
+
+    void report(String window, Flows.Report r) {
+      details.append("  ").append(window).append(":\n").append(r.table());
+    }
+
+    /**
+     * Per flow of {@code pods}: no break ({@code unbroken}), stall below {@code stallBound}, every
+     * answer with the LB IP ({@code lbOnly}); and each TCP/UDP flow answered at all.
+     */
+    void flows(
+        Flows.Report r, List<String> pods, double stallBound, boolean unbroken, boolean lbOnly) {
+      for (String pod : pods) {
+        for (String flow : FLOWS) {
+          Optional<Flows.FlowStats> s =
+              r.flows().stream()
+                  .filter(f -> f.pod().equals(pod) && f.flow().equals(flow))
+                  .findFirst();
+          if (s.isEmpty()) {
+            failures.add(pod + " " + flow + ": no event at all in the window");
+            continue;
+          }
+          Flows.FlowStats f = s.get();
+          if (unbroken) {
+            check(f.broken().isEmpty(), pod + " " + flow + ": broken " + f.brokenSummary());
+          }
+          check(
+              f.maxStallMs() < stallBound,
+              String.format(
+                  "%s %s: stalled %.0f ms (bound %.0f ms)", pod, flow, f.maxStallMs(), stallBound));
+          if (lbOnly) {
+            check(
+                f.wrongSources() == 0,
+                pod
+                    + " "
+                    + flow
+                    + ": "
+                    + f.wrongSources()
+                    + " answers without the LB IP, sources "
+                    + f.sources());
+          }
+        }
+        for (Flows.FreshStats f : r.fresh()) {
+          if (f.pod().equals(pod) && lbOnly) {
+            check(
+                f.wrongSources() == 0,
+                pod
+                    + " "
+                    + f.flow()
+                    + ": "
+                    + f.wrongSources()
+                    + " fresh connects answered without the LB IP");
+          }
+        }
+      }
+    }
+
+    /**
+     * The TCP and UDP flows of {@code pods} answered within the window's last {@link #ALIVE_MS}
+     * (they answer every 100 ms when healthy; the margin is for a loaded machine).
+     */
+    void aliveAtEnd(Flows.Report r, List<String> pods) {
+      for (Flows.FlowStats f : r.flows()) {
+        if (pods.contains(f.pod()) && FLOWS.contains(f.flow())) {
+          check(
+              f.lastAnswer() >= r.to() - ALIVE_MS,
+              String.format(
+                  "%s %s: no answer in the window's last %d ms (last %s)",
+                  f.pod(),
+                  f.flow(),
+                  ALIVE_MS,
+                  f.lastAnswer() < 0
+                      ? "never"
+                      : String.format("%.0f ms before the end", r.to() - f.lastAnswer())));
+        }
+      }
+    }
+
+    void noFreshFailure(Flows.Report r, List<String> pods) {
+      for (Flows.FreshStats f : r.fresh()) {
+        if (pods.contains(f.pod())) {
+          check(
+              f.failed() == 0,
+              String.format(
+                  "%s %s: %d of %d fresh connects failed (refused %d, timeout %d, other %d)",
+                  f.pod(),
+                  f.flow(),
+                  f.failed(),
+                  f.failed() + f.ok(),
+                  f.refused(),
+                  f.timeout(),
+                  f.other()));
+        }
+      }
+    }
+
+    void noLeak(Map<String, Long> c, Predicate<String> nodeIsLeak) {
+      noLeak(c, nodeIsLeak, "whole run");
+    }
+
+    /**
+     * Pod sources are always a leak; node-N sources on the flow port when {@code nodeIsLeak(N)}.
+     */
+    void noLeak(Map<String, Long> c, Predicate<String> nodeIsLeak, String window) {
+      info("router counters, " + window + ": " + c);
+      for (String fam : List.of("v4", "v6")) {
+        long pod = c.getOrDefault("from_pod_" + fam, 0L);
+        check(
+            pod == 0,
+            window
+                + ": "
+                + pod
+                + " packets with a pod source ("
+                + fam
+                + ") reached the external host");
+        for (LabPlan.Node n : plan.nodes()) {
+          String id = n.name().substring("node-".length());
+          long leaked = c.getOrDefault("flow_n" + id + "_" + fam, 0L);
+          if (nodeIsLeak.test(id)) {
+            check(
+                leaked == 0,
+                window
+                    + ": "
+                    + leaked
+                    + " packets of endpoint pods' flows left with "
+                    + n.name()
+                    + "'s IP ("
+                    + fam
+                    + ")");
+          }
+        }
+      }
+    }
+
+    void assertAll() {
+      String text =
+          "TRANSITION "
+              + TransitionE2EIT.this.getClass().getSimpleName()
+              + " ["
+              + firewallBackend()
+              + "] "
+              + scenario
+              + ": "
+              + (failures.isEmpty() ? "OK" : failures.size() + " violated expectation(s)")
+              + "\n"
+              + details;
+      System.out.println(text);
+      if (!failures.isEmpty()) {
+        String state =
+            Cmd.run("bash", Lab.LAB_NET.toString(), "status").output()
+                + Cmd.run(List.of("bash", Lab.LAB_NET.toString(), "conntrack"), 30).output();
+        fail(
+            scenario
+                + ": "
+                + failures.size()
+                + " violated expectation(s):\n  - "
+                + String.join("\n  - ", failures)
+                + "\n"
+                + details
+                + "\n===== router and nodes after the scenario\n"
+                + state
+                + "\nraw flow events: "
+                + Lab.LOGS
+                + "/flows-*.log; process logs: "
+                + Lab.LOGS);
+      }
+    }
+  }
+}
