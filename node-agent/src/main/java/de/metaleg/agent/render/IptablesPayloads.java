@@ -87,7 +87,7 @@ public final class IptablesPayloads {
                 + r.set()
                 + " src -m mark --mark 0x0/"
                 + mask
-                + " -m conntrack --ctstate ESTABLISHED,RELATED -m conntrack ! --ctrepldst "
+                + " -m conntrack --ctstatus CONFIRMED -m conntrack ! --ctrepldst "
                 + r.toSource()
                 + " "
                 + guard(Guard.UNBOUND, r.service())

@@ -276,7 +276,7 @@ public final class NftPayloads {
               + snatMap(f)
               + " meta mark & "
               + mask
-              + " == 0 ct state established,related "
+              + " == 0 ct status confirmed "
               + ip(f)
               + " saddr . ct reply "
               + ip(f)
