@@ -197,7 +197,8 @@ class PrometheusRulesTest {
         unknown.add(name);
       }
     }
-    assertEquals(Set.of(), unknown, "metrics used but not exported: " + exported);
+    assertEquals(
+        Set.of(), unknown, "metrics used but not exported (the code exports " + exported + ")");
     Set<String> nowExported = new TreeSet<>(notYet);
     nowExported.retainAll(exported);
     assertEquals(
