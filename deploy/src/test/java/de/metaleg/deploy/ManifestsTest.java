@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 class ManifestsTest {
   @Test
   void kustomizationsListEveryManifestFile() throws IOException {
-    for (Path dir : List.of(CONFIG, CONFIG.resolve("cleanup"))) {
+    for (Path dir : List.of(CONFIG, CONFIG.resolve("cleanup"), CONFIG.resolve("prometheus"))) {
       Set<String> listed = new TreeSet<>(Manifests.kustomizationResources(dir));
       Set<String> onDisk;
       try (Stream<Path> files = Files.walk(dir)) {
@@ -32,12 +32,24 @@ class ManifestsTest {
             files
                 .filter(p -> p.toString().matches(".*\\.ya?ml$"))
                 .filter(p -> !p.getFileName().toString().equals("kustomization.yaml"))
-                .filter(p -> dir.equals(CONFIG) ? !p.startsWith(CONFIG.resolve("cleanup")) : true)
+                .filter(p -> !inNestedKustomization(dir, p))
+                // Kubernetes objects only: not the Prometheus rules, tests and config files
+                .filter(p -> Manifests.read(p).lines().anyMatch(l -> l.startsWith("kind:")))
                 .map(p -> dir.relativize(p).toString())
                 .collect(Collectors.toCollection(TreeSet::new));
       }
       assertEquals(onDisk, listed, dir + "/kustomization.yaml must list every manifest");
     }
+  }
+
+  /** Below {@code dir}, in a directory with its own kustomization.yaml (config/cleanup/ ...). */
+  private static boolean inNestedKustomization(Path dir, Path file) {
+    for (Path d = file.getParent(); !d.equals(dir); d = d.getParent()) {
+      if (Files.exists(d.resolve("kustomization.yaml"))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   @Test
