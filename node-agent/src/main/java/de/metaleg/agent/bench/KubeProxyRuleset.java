@@ -394,7 +394,9 @@ public final class KubeProxyRuleset {
       StringBuilder vmap = new StringBuilder("numgen random mod 2 vmap { ");
       for (int j = 0; j < 2; j++) {
         String ep = endpoint(v6, i, j);
-        String epChain = "endpoint-" + id("sep", i, j) + "-" + name + "__" + ep + "/8080";
+        // nft identifiers cannot hold ':', so IPv6 endpoint chains carry the address with '.'
+        String epChain =
+            "endpoint-" + id("sep", i, j) + "-" + name + "__" + ep.replace(':', '.') + "/8080";
         b.append("add chain ").append(t).append(" ").append(epChain).append('\n');
         rule(b, t, epChain, saddr + " " + ep + " jump mark-for-masquerade");
         rule(b, t, epChain, "meta l4proto tcp dnat to " + (v6 ? "[" + ep + "]" : ep) + ":8080");
