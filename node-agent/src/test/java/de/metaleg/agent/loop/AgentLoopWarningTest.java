@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import de.metaleg.agent.AgentConfig;
+import de.metaleg.agent.kernel.Dataplane;
+import de.metaleg.agent.model.DesiredPlan;
 import de.metaleg.agent.render.NodeFacts;
 import de.metaleg.api.v1alpha1.EgressPlan;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
@@ -23,11 +25,33 @@ import org.junit.jupiter.api.Test;
  * the status sink records what would be written. Pods 10.244.1.x, node IPs 192.0.2.x.
  */
 class AgentLoopWarningTest {
-  static final class WarningDataplane extends AgentLoopMockTest.FakeDataplane {
+  /** {@link AgentLoopMockTest.FakeDataplane} plus a settable warning. */
+  static final class WarningDataplane implements Dataplane {
+    private final AgentLoopMockTest.FakeDataplane fake;
     volatile Optional<String> warning = Optional.empty();
 
     WarningDataplane(NodeFacts facts) {
-      super(facts);
+      fake = new AgentLoopMockTest.FakeDataplane(facts);
+    }
+
+    @Override
+    public String firewallBackend() {
+      return fake.firewallBackend();
+    }
+
+    @Override
+    public String routeBackend() {
+      return fake.routeBackend();
+    }
+
+    @Override
+    public SyncResult sync(DesiredPlan plan, boolean full) {
+      return fake.sync(plan, full);
+    }
+
+    @Override
+    public Optional<String> drift() {
+      return Optional.empty();
     }
 
     @Override
