@@ -22,6 +22,7 @@ public record ControllerConfig(
     String metallbNamespace,
     boolean filterEndpointsForNode,
     Duration reconciliationInterval,
+    Duration gatewayGracePeriod,
     Optional<BindAddress> metricsAddress,
     Optional<BindAddress> healthProbeAddress,
     Optional<String> leaseNamespace,
@@ -36,6 +37,11 @@ public record ControllerConfig(
               "true",
               "true: a node's plan lists only its own endpoints; false: every endpoint"),
           new EnvVar("RECONCILIATION_INTERVAL", "5m", "Full resync of every plan"),
+          new EnvVar(
+              "GATEWAY_GRACE_PERIOD",
+              "2s",
+              "How long a Service keeps its last gateway when no announcer names one; 0 rejects"
+                  + " at once"),
           new EnvVar("METRICS_BIND_ADDRESS", ":21793", "Prometheus /metrics; 0 disables"),
           new EnvVar("HEALTH_PROBE_BIND_ADDRESS", ":21794", "/healthz and /readyz; 0 disables"),
           new EnvVar("POD_NAME", "", "Leader-election identity (Downward API)"),
@@ -44,6 +50,7 @@ public record ControllerConfig(
   /** The name of the Lease used for leader election. */
   public static final String LEASE_NAME = "metaleg-controller";
 
+  private static final Pattern ZERO = Pattern.compile("0+(ms|s|m|h)?");
   private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
 
   public static ControllerConfig fromEnv(Map<String, String> environment) {
@@ -53,6 +60,7 @@ public record ControllerConfig(
         env.bool(
             "FILTER_ENDPOINTS_FOR_NODE", Boolean.parseBoolean(def("FILTER_ENDPOINTS_FOR_NODE"))),
         env.duration("RECONCILIATION_INTERVAL", def("RECONCILIATION_INTERVAL")),
+        durationOrZero(env, "GATEWAY_GRACE_PERIOD"),
         env.bindAddress("METRICS_BIND_ADDRESS", def("METRICS_BIND_ADDRESS")),
         env.bindAddress("HEALTH_PROBE_BIND_ADDRESS", def("HEALTH_PROBE_BIND_ADDRESS")),
         namespace(env, "POD_NAMESPACE", Optional.empty()),
@@ -60,7 +68,7 @@ public record ControllerConfig(
   }
 
   public PlannerConfig plannerConfig() {
-    return new PlannerConfig(metallbNamespace, filterEndpointsForNode);
+    return new PlannerConfig(metallbNamespace, filterEndpointsForNode, gatewayGracePeriod);
   }
 
   public boolean leaderElection() {
@@ -69,6 +77,18 @@ public record ControllerConfig(
 
   private static String def(String name) {
     return EnvVar.defaultOf(VARIABLES, name);
+  }
+
+  /** A duration as {@link Env#duration} reads it, where {@code 0} (with or without unit) is off. */
+  private static Duration durationOrZero(Env env, String name) {
+    String v = env.string(name, def(name));
+    if (ZERO.matcher(v).matches()) {
+      return Duration.ZERO;
+    }
+    if (v.startsWith("-")) {
+      throw new ConfigException(name, v, "must not be negative (0 turns the grace period off)");
+    }
+    return env.duration(name, def(name));
   }
 
   private static Optional<String> namespace(Env env, String name, Optional<String> def) {

@@ -21,6 +21,8 @@ class ControllerConfigTest {
     assertEquals("metallb-system", c.metallbNamespace());
     assertTrue(c.filterEndpointsForNode());
     assertEquals(Duration.ofMinutes(5), c.reconciliationInterval());
+    assertEquals(Duration.ofSeconds(2), c.gatewayGracePeriod());
+    assertEquals(Duration.ofSeconds(2), c.plannerConfig().gatewayGracePeriod());
     assertEquals(Optional.of(new BindAddress("", 21793)), c.metricsAddress());
     assertEquals(Optional.of(new BindAddress("", 21794)), c.healthProbeAddress());
     assertFalse(c.leaderElection(), "no POD_NAMESPACE: running locally, no leader election");
@@ -34,6 +36,7 @@ class ControllerConfigTest {
                 "METALLB_NAMESPACE", "lb",
                 "FILTER_ENDPOINTS_FOR_NODE", "false",
                 "RECONCILIATION_INTERVAL", "1h30m",
+                "GATEWAY_GRACE_PERIOD", "1500ms",
                 "METRICS_BIND_ADDRESS", "0",
                 "HEALTH_PROBE_BIND_ADDRESS", "127.0.0.1:8081",
                 "POD_NAME", "metaleg-controller-abc",
@@ -41,6 +44,7 @@ class ControllerConfigTest {
     assertEquals("lb", c.metallbNamespace());
     assertFalse(c.filterEndpointsForNode());
     assertEquals(Duration.ofMinutes(90), c.reconciliationInterval());
+    assertEquals(Duration.ofMillis(1500), c.plannerConfig().gatewayGracePeriod());
     assertEquals(Optional.empty(), c.metricsAddress());
     assertEquals(Optional.of(new BindAddress("127.0.0.1", 8081)), c.healthProbeAddress());
     assertEquals(Optional.of("metaleg-system"), c.leaseNamespace());
@@ -53,6 +57,11 @@ class ControllerConfigTest {
     "FILTER_ENDPOINTS_FOR_NODE, yes",
     "RECONCILIATION_INTERVAL, 5 minutes",
     "RECONCILIATION_INTERVAL, 0s",
+    "GATEWAY_GRACE_PERIOD, -1s",
+    "GATEWAY_GRACE_PERIOD, -0",
+    "GATEWAY_GRACE_PERIOD, 2",
+    "GATEWAY_GRACE_PERIOD, 2 seconds",
+    "GATEWAY_GRACE_PERIOD, soon",
     "METRICS_BIND_ADDRESS, 21793",
     "HEALTH_PROBE_BIND_ADDRESS, :99999",
     "POD_NAMESPACE, -bad-"
@@ -63,6 +72,25 @@ class ControllerConfigTest {
     assertTrue(e.getMessage().startsWith(name + "="), e.getMessage());
   }
 
+  @ParameterizedTest(name = "GATEWAY_GRACE_PERIOD={0} turns the grace off")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"0", "0s", "0ms", "00m"})
+  void zeroTurnsTheGracePeriodOff(String value) {
+    assertEquals(
+        Duration.ZERO,
+        ControllerConfig.fromEnv(Map.of("GATEWAY_GRACE_PERIOD", value)).gatewayGracePeriod());
+  }
+
+  @Test
+  void aNegativeGracePeriodSaysSo() {
+    ConfigException e =
+        assertThrows(
+            ConfigException.class,
+            () -> ControllerConfig.fromEnv(Map.of("GATEWAY_GRACE_PERIOD", "-2s")));
+    assertEquals(
+        "GATEWAY_GRACE_PERIOD=\"-2s\": must not be negative (0 turns the grace period off)",
+        e.getMessage());
+  }
+
   @Test
   void variableListCoversWhatIsRead() {
     assertEquals(
@@ -70,6 +98,7 @@ class ControllerConfigTest {
             "METALLB_NAMESPACE",
             "FILTER_ENDPOINTS_FOR_NODE",
             "RECONCILIATION_INTERVAL",
+            "GATEWAY_GRACE_PERIOD",
             "METRICS_BIND_ADDRESS",
             "HEALTH_PROBE_BIND_ADDRESS",
             "POD_NAME",

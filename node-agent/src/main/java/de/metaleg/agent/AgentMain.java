@@ -6,6 +6,7 @@ import de.metaleg.agent.kernel.IptablesDataplane;
 import de.metaleg.agent.kernel.IptablesFlavor;
 import de.metaleg.agent.kernel.NftDataplane;
 import de.metaleg.agent.kernel.ProcessRunner;
+import de.metaleg.agent.kernel.TransitionDataplane;
 import de.metaleg.agent.loop.AgentLoop;
 import de.metaleg.agent.loop.AgentMetrics;
 import de.metaleg.agent.render.NodeFacts;
@@ -63,10 +64,12 @@ public final class AgentMain {
 
   private static void run(AgentConfig config, ProcessRunner runner) throws InterruptedException {
     NodeFacts facts = new NodeFacts(config.markSpace(), config.excludeDestinations());
-    Dataplane dataplane =
+    Dataplane backend =
         config.firewallBackend().equals("nftables")
             ? new NftDataplane(runner, facts)
             : new IptablesDataplane(runner, IptablesFlavor.detect(runner), facts);
+    TransitionDataplane dataplane =
+        new TransitionDataplane(backend, runner, config.excludeDestinations(), Clock.systemUTC());
     LOG.info(
         "metaleg-node-agent {} on node {}: firewall {}, routes {}, mask {}, tables {}..{}",
         version(),
@@ -77,6 +80,8 @@ public final class AgentMain {
         config.markSpace().firstTable(),
         config.markSpace().lastTable());
     AgentMetrics metrics = new AgentMetrics();
+    metrics.conntrackDeletions(dataplane::conntrackEntriesDeleted);
+    metrics.guardDrops(guard -> dataplane.guardDrops().getOrDefault(guard, 0L));
     KubernetesClient client = new KubernetesClientBuilder().build();
     AgentLoop loop =
         new AgentLoop(

@@ -28,6 +28,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -38,7 +39,8 @@ import org.slf4j.LoggerFactory;
  * EndpointSlices, Nodes, ServiceL2Status in all namespaces, EgressPlans), feeds every change into
  * the {@link PlanningState} and triggers a reconcile of exactly the nodes whose plan may have
  * changed. Every {@code RECONCILIATION_INTERVAL} it rebuilds the state from the caches, deletes
- * plans of vanished nodes and triggers every node.
+ * plans of vanished nodes and triggers every node. While a Service's gateway is bridged by the
+ * grace period, a one-shot timer runs {@link PlanningState#expire} when the grace runs out.
  */
 public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
   private static final Logger LOG = LoggerFactory.getLogger(ClusterWatch.class);
@@ -57,7 +59,9 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
   private SharedIndexInformer<EndpointSlice> slices;
   private SharedIndexInformer<ServiceL2Status> announcers;
   private SharedIndexInformer<EgressPlan> plans;
-  private ScheduledExecutorService resync;
+  private ScheduledExecutorService timers;
+  private ScheduledFuture<?> expiry; // guarded by lock
+  private long expiryAtNanos;
   private volatile boolean primed;
 
   public ClusterWatch(
@@ -139,23 +143,23 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
     } catch (Exception e) {
       throw new OperatorException("informers did not sync: " + e.getMessage(), e);
     }
-    resync();
-    resync =
+    timers =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
               Thread t = new Thread(r, "metaleg-resync");
               t.setDaemon(true);
               return t;
             });
+    resync();
     long period = resyncInterval.toMillis();
-    resync.scheduleAtFixedRate(this::resyncSafely, period, period, TimeUnit.MILLISECONDS);
+    timers.scheduleAtFixedRate(this::resyncSafely, period, period, TimeUnit.MILLISECONDS);
     super.start();
   }
 
   @Override
   public void stop() throws OperatorException {
-    if (resync != null) {
-      resync.shutdownNow();
+    if (timers != null) {
+      timers.shutdownNow();
     }
     for (SharedIndexInformer<?> i :
         new SharedIndexInformer<?>[] {nodes, services, slices, announcers, plans}) {
@@ -256,6 +260,41 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
   private void apply(PlanningState.Update u) {
     u.findings().forEach(events::record);
     trigger(u.nodes());
+    metrics.gatewayServices(state.gatewayServices());
+    scheduleExpiry();
+  }
+
+  /**
+   * Arms the one-shot timer for the earliest bridged gateway (a grace period running out), unless
+   * it is already armed for that moment or earlier. Called under {@link #lock}.
+   */
+  private void scheduleExpiry() {
+    Optional<Duration> next = state.timeToNextExpiry();
+    if (next.isEmpty() || timers == null || timers.isShutdown()) {
+      return;
+    }
+    // +1 ms: the timer must not fire before the instant the state compares against
+    long delayMillis = next.get().toMillis() + 1;
+    long at = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMillis);
+    if (expiry != null && !expiry.isDone() && expiryAtNanos - at <= 0) {
+      return;
+    }
+    if (expiry != null) {
+      expiry.cancel(false);
+    }
+    expiryAtNanos = at;
+    expiry = timers.schedule(this::expire, delayMillis, TimeUnit.MILLISECONDS);
+  }
+
+  private void expire() {
+    synchronized (lock) {
+      expiry = null;
+      try {
+        apply(state.expire());
+      } catch (RuntimeException e) {
+        LOG.error("ending a gateway grace period failed; the next change or resync retries", e);
+      }
+    }
   }
 
   private void trigger(Set<String> nodeNames) {

@@ -8,11 +8,15 @@ import de.metaleg.controller.plan.IpAddr;
 import de.metaleg.controller.plan.NodeInfo;
 import de.metaleg.controller.plan.PlanningState;
 import de.metaleg.controller.plan.ResolvedService;
+import de.metaleg.controller.plan.ServiceKey;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -27,7 +31,15 @@ import java.util.function.Supplier;
  *   <li>{@code metaleg_controller_services{state=ok|rejected|no_endpoints|invalid}}
  *   <li>{@code metaleg_controller_plan_entries{role=Gateway|Forward|Reject}}: over all plans
  *   <li>{@code metaleg_controller_oversized_plans}: plans over the size limit
+ *   <li>{@code metaleg_controller_gateway_missing_seconds_total{service}}: time each Service spent
+ *       without an announcer (grace period included)
+ *   <li>{@code metaleg_controller_services_without_gateway}: Services no announcer names a node for
+ *       right now (bridged by the grace period or not)
+ *   <li>{@code metaleg_controller_gateway_moves_total{service}}: announcer moves to another node
  * </ul>
+ *
+ * <p>The per-Service series exist while the Service is labelled and usable (a LoadBalancer with an
+ * IP); they start at 0 when the controller starts.
  */
 public final class ControllerMetrics {
   private final MeterRegistry registry;
@@ -35,9 +47,12 @@ public final class ControllerMetrics {
   private final Set<String> oversized = ConcurrentHashMap.newKeySet();
   private final Timer fullPlanning;
   private final Timer nodePlanning;
+  private final PlanningState state;
+  private final Map<ServiceKey, List<Meter>> gatewayMeters = new ConcurrentHashMap<>();
 
   public ControllerMetrics(MeterRegistry registry, PlanningState state) {
     this.registry = registry;
+    this.state = state;
     this.fullPlanning = planningTimer("full");
     this.nodePlanning = planningTimer("node");
     for (String s : new String[] {"ok", "rejected", "no_endpoints", "invalid"}) {
@@ -55,6 +70,46 @@ public final class ControllerMetrics {
     Gauge.builder("metaleg_controller_oversized_plans", oversized, Set::size)
         .description("EgressPlans whose spec exceeds the size limit (about 1 MiB)")
         .register(registry);
+    Gauge.builder(
+            "metaleg_controller_services_without_gateway",
+            state,
+            PlanningState::servicesWithoutAnnouncer)
+        .description("Services no ServiceL2Status names a node for, inside the grace period or not")
+        .register(registry);
+  }
+
+  /**
+   * Keeps one missing-seconds and one moves counter per Service the planning state tracks: new
+   * Services get theirs, deleted ones lose them.
+   */
+  public void gatewayServices(Set<ServiceKey> keys) {
+    for (ServiceKey k : keys) {
+      gatewayMeters.computeIfAbsent(k, this::gatewayMeters);
+    }
+    if (gatewayMeters.size() == keys.size()) {
+      return;
+    }
+    for (ServiceKey k : List.copyOf(gatewayMeters.keySet())) {
+      if (!keys.contains(k)) {
+        gatewayMeters.remove(k).forEach(registry::remove);
+      }
+    }
+  }
+
+  private List<Meter> gatewayMeters(ServiceKey k) {
+    return List.of(
+        FunctionCounter.builder(
+                "metaleg_controller_gateway_missing_seconds_total",
+                state,
+                st -> st.secondsWithoutAnnouncer(k))
+            .description("Seconds the Service had no announcing node, grace period included")
+            .tag("service", k.toString())
+            .register(registry),
+        FunctionCounter.builder(
+                "metaleg_controller_gateway_moves_total", state, st -> st.gatewayMoves(k))
+            .description("Times MetalLB moved the Service's announcement to another node")
+            .tag("service", k.toString())
+            .register(registry));
   }
 
   private Timer planningTimer(String scope) {

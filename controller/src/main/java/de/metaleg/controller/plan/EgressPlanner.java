@@ -4,6 +4,7 @@ import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
 import de.metaleg.api.v1alpha1.Reasons;
 import de.metaleg.api.v1alpha1.Role;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -21,21 +22,28 @@ import java.util.TreeSet;
  *
  * <p>Rules, per labelled Service and address family the Service has an LB IP for: the announcing
  * node gets {@code Gateway} with all endpoints; every other node with endpoints of that family gets
- * {@code Forward} to the gateway's InternalIP, or {@code Reject} when there is no announcer, the
- * announcer is not a known node, or it has no InternalIP of the family. With {@code
- * filterEndpointsForNode=false} every node gets every endpoint.
+ * {@code Forward} to the gateway's InternalIP, or {@code Reject} when there is no announcer (and
+ * the {@link GatewayMemory} bridges none), the announcer is not a known node, or it has no
+ * InternalIP of the family. With {@code filterEndpointsForNode=false} every node gets every
+ * endpoint.
  */
 public final class EgressPlanner {
   private EgressPlanner() {}
 
-  /** Plans for every node, the resolved Services and everything worth an Event. */
+  /**
+   * Plans for every node, the resolved Services, everything worth an Event, and the gateway memory
+   * to pass to the next planning (with when it must run at the latest: a bridged gateway expires).
+   */
   public record PlanResult(
       Map<String, EgressPlanSpec> plans,
       Map<ServiceKey, ResolvedService> services,
-      List<Finding> findings) {}
+      List<Finding> findings,
+      GatewayMemory gateways,
+      Optional<Instant> nextExpiry) {}
 
   public static PlanResult plan(Snapshot snap) {
-    Map<ServiceKey, ResolvedService> services = resolveAll(snap);
+    Resolution resolution = resolveAll(snap);
+    Map<ServiceKey, ResolvedService> services = resolution.services();
     Map<String, List<ResolvedService>> byNode = new HashMap<>();
     List<ResolvedService> everywhere = new ArrayList<>();
     List<Finding> findings = new ArrayList<>();
@@ -62,11 +70,23 @@ public final class EgressPlanner {
               : everywhere;
       plans.put(node, planNode(node, relevant, snap.nodes(), snap.config()));
     }
-    return new PlanResult(plans, services, findings);
+    return new PlanResult(
+        plans,
+        services,
+        findings,
+        resolution.gateways().memory(),
+        resolution.gateways().nextExpiry());
   }
 
-  /** Every labelled Service resolved, with pod-ownership conflicts already applied. */
-  public static Map<ServiceKey, ResolvedService> resolveAll(Snapshot snap) {
+  /** The resolved Services and the gateway memory step that chose their gateways. */
+  public record Resolution(
+      Map<ServiceKey, ResolvedService> services, GatewayMemory.Step gateways) {}
+
+  /**
+   * Every labelled Service resolved, with remembered gateways filled in for missing announcers and
+   * pod-ownership conflicts applied.
+   */
+  public static Resolution resolveAll(Snapshot snap) {
     Map<IpAddr, String> nodeAddresses = nodeAddresses(snap.nodes().values());
     Map<ServiceKey, List<AnnouncerInfo>> announcers = new HashMap<>();
     for (AnnouncerInfo a : snap.announcers()) {
@@ -88,9 +108,19 @@ public final class EgressPlanner {
       resolved.put(svc.key(), r);
       Ownership.addClaims(r, claims);
     }
+    Map<ServiceKey, Optional<String>> announced = new HashMap<>();
+    resolved.forEach(
+        (k, r) -> {
+          if (r.usable()) {
+            announced.put(k, r.gatewayNode());
+          }
+        });
+    GatewayMemory.Step step =
+        snap.gateways().step(announced, snap.now(), snap.config().gatewayGracePeriod());
+    step.gateways().forEach((k, gw) -> resolved.put(k, resolved.get(k).withGateway(gw)));
     Map<ServiceKey, ResolvedService> effective = new TreeMap<>();
     resolved.forEach((k, r) -> effective.put(k, Ownership.effective(r, claims, resolved)));
-    return effective;
+    return new Resolution(effective, step);
   }
 
   public static Map<IpAddr, String> nodeAddresses(Collection<NodeInfo> nodes) {

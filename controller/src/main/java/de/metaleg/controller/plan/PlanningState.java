@@ -1,6 +1,9 @@
 package de.metaleg.controller.plan;
 
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -20,6 +23,11 @@ import java.util.TreeSet;
  * and new gateway. A Node change (rare) re-resolves everything. Built from the same pure pieces as
  * {@link EgressPlanner#plan}, which the tests use as the reference. Not thread-safe by itself:
  * every method is synchronized.
+ *
+ * <p>It also keeps the {@link GatewayMemory}: a Service whose announcer disappeared keeps its last
+ * gateway for the grace period. Every change first expires the bridged gateways that are due, and
+ * {@link #expire} does that alone (the caller schedules it at {@link #timeToNextExpiry}), so the
+ * state always equals the pure planner run at the time of the last call.
  */
 public final class PlanningState {
   public static final String GATEWAY_CHANGED = "EgressGatewayChanged";
@@ -31,6 +39,7 @@ public final class PlanningState {
   }
 
   private final PlannerConfig config;
+  private final InstantSource clock;
   private final Map<String, NodeInfo> nodes = new HashMap<>();
   private final Map<ServiceKey, ServiceInput> services = new HashMap<>();
   private final Map<ServiceKey, Map<String, List<EndpointInput>>> slices = new HashMap<>();
@@ -45,8 +54,27 @@ public final class PlanningState {
   private final TreeSet<ServiceKey> everywhere = new TreeSet<>();
   private boolean reportGatewayChanges;
 
+  private final Map<ServiceKey, GatewayMemory.Entry> gateways = new HashMap<>();
+  private final Map<ServiceKey, Instant> heldUntil = new HashMap<>();
+  private final TreeSet<Hold> holds = new TreeSet<>();
+  private Instant now = Instant.EPOCH;
+
+  /** A remembered gateway that stops counting at {@code until}. */
+  private record Hold(Instant until, ServiceKey key) implements Comparable<Hold> {
+    @Override
+    public int compareTo(Hold o) {
+      int c = until.compareTo(o.until);
+      return c != 0 ? c : key.compareTo(o.key);
+    }
+  }
+
   public PlanningState(PlannerConfig config) {
+    this(config, InstantSource.system());
+  }
+
+  public PlanningState(PlannerConfig config, InstantSource clock) {
     this.config = config;
+    this.clock = clock;
   }
 
   public PlannerConfig config() {
@@ -76,78 +104,101 @@ public final class PlanningState {
     announcers.clear();
     announcersByService.clear();
     allAnnouncers.forEach(this::indexAnnouncer);
-    Update u = rebuild();
+    now = later(now, clock.instant()); // rebuild() also ends the bridges that are due
+    Update u = rebuild(); // keeps the gateway memory: a resync inside a grace does not end it
     reportGatewayChanges = true;
     return u;
   }
 
+  /** Ends the bridged gateways whose grace has run out; the caller schedules this. */
+  public synchronized Update expire() {
+    return tick();
+  }
+
+  /** How long until {@link #expire} has something to do; empty when nothing is bridged. */
+  public synchronized Optional<Duration> timeToNextExpiry() {
+    if (holds.isEmpty()) {
+      return Optional.empty();
+    }
+    Duration d = Duration.between(clock.instant(), holds.first().until());
+    return Optional.of(d.isNegative() ? Duration.ZERO : d);
+  }
+
   public synchronized Update putService(ServiceInput s) {
+    Update expired = tick();
     if (!s.labelled()) {
-      return removeService(s.key());
+      return merge(expired, removeService(s.key()));
     }
     if (s.equals(services.put(s.key(), s))) {
-      return Update.NONE;
+      return expired;
     }
-    return refresh(Set.of(s.key()));
+    return merge(expired, refresh(Set.of(s.key())));
   }
 
   public synchronized Update removeService(ServiceKey key) {
-    return services.remove(key) == null ? Update.NONE : refresh(Set.of(key));
+    Update expired = tick();
+    return services.remove(key) == null ? expired : merge(expired, refresh(Set.of(key)));
   }
 
   /** One EndpointSlice's addresses; {@code slice} names the slice within the Service. */
   public synchronized Update putSlice(ServiceKey key, String slice, List<EndpointInput> endpoints) {
+    Update expired = tick();
     List<EndpointInput> copy = List.copyOf(endpoints);
     Map<String, List<EndpointInput>> all = slices.computeIfAbsent(key, k -> new HashMap<>());
     if (copy.equals(all.put(slice, copy))) {
-      return Update.NONE;
+      return expired;
     }
-    return services.containsKey(key) ? refresh(Set.of(key)) : Update.NONE;
+    return services.containsKey(key) ? merge(expired, refresh(Set.of(key))) : expired;
   }
 
   public synchronized Update removeSlice(ServiceKey key, String slice) {
+    Update expired = tick();
     Map<String, List<EndpointInput>> all = slices.get(key);
     if (all == null || all.remove(slice) == null) {
-      return Update.NONE;
+      return expired;
     }
     if (all.isEmpty()) {
       slices.remove(key);
     }
-    return services.containsKey(key) ? refresh(Set.of(key)) : Update.NONE;
+    return services.containsKey(key) ? merge(expired, refresh(Set.of(key))) : expired;
   }
 
   public synchronized Update putAnnouncer(AnnouncerInfo a) {
+    Update expired = tick();
     AnnouncerInfo old = announcers.get(a.id());
     if (a.equals(old)) {
-      return Update.NONE;
+      return expired;
     }
     Set<ServiceKey> keys = new HashSet<>();
     if (old != null) {
       unindexAnnouncer(old).ifPresent(keys::add);
     }
     indexAnnouncer(a).ifPresent(keys::add);
-    return refresh(keys);
+    return merge(expired, refresh(keys));
   }
 
   public synchronized Update removeAnnouncer(String id) {
+    Update expired = tick();
     AnnouncerInfo old = announcers.get(id);
     if (old == null) {
-      return Update.NONE;
+      return expired;
     }
     Set<ServiceKey> keys = new HashSet<>();
     unindexAnnouncer(old).ifPresent(keys::add);
-    return refresh(keys);
+    return merge(expired, refresh(keys));
   }
 
   public synchronized Update putNode(NodeInfo n) {
+    Update expired = tick();
     if (n.equals(nodes.put(n.name(), n))) {
-      return Update.NONE;
+      return expired;
     }
-    return rebuild();
+    return merge(expired, rebuild());
   }
 
   public synchronized Update removeNode(String name) {
-    return nodes.remove(name) == null ? Update.NONE : rebuild();
+    Update expired = tick();
+    return nodes.remove(name) == null ? expired : merge(expired, rebuild());
   }
 
   /** The desired plan of {@code node}, or empty when it is not a known node. */
@@ -185,13 +236,43 @@ public final class PlanningState {
     Map<ServiceKey, List<EndpointInput>> eps = new HashMap<>();
     slices.forEach((k, bySlice) -> eps.put(k, endpoints(k)));
     return new Snapshot(
-        config, nodes, List.copyOf(services.values()), eps, List.copyOf(announcers.values()));
+        config,
+        nodes,
+        List.copyOf(services.values()),
+        eps,
+        List.copyOf(announcers.values()),
+        new GatewayMemory(gateways),
+        now);
+  }
+
+  /** Usable Services that no ServiceL2Status names a node for right now, bridged or not. */
+  public synchronized int servicesWithoutAnnouncer() {
+    return (int) gateways.values().stream().filter(e -> e.missingSince().isPresent()).count();
+  }
+
+  /** The usable labelled Services the gateway memory tracks (for per-Service metrics). */
+  public synchronized Set<ServiceKey> gatewayServices() {
+    return Set.copyOf(gateways.keySet());
+  }
+
+  /** Seconds {@code key} has spent without an announcer so far (0 when it is not tracked). */
+  public synchronized double secondsWithoutAnnouncer(ServiceKey key) {
+    GatewayMemory.Entry e = gateways.get(key);
+    Instant t = later(now, clock.instant());
+    return e == null ? 0 : e.missing(t).toNanos() / 1e9;
+  }
+
+  /** How often the announced node of {@code key} moved to another node. */
+  public synchronized long gatewayMoves(ServiceKey key) {
+    GatewayMemory.Entry e = gateways.get(key);
+    return e == null ? 0 : e.moves();
   }
 
   // ---- incremental core ----
 
   private Update refresh(Set<ServiceKey> keys) {
     TreeSet<ServiceKey> touched = new TreeSet<>(keys);
+    Map<ServiceKey, String> movedFrom = new HashMap<>();
     for (ServiceKey k : keys) {
       List<IpAddr> ips = new ArrayList<>();
       ResolvedService old = resolved.remove(k);
@@ -200,9 +281,13 @@ public final class PlanningState {
         ips.addAll(Ownership.claimedIps(old));
       }
       ServiceInput svc = services.get(k);
-      if (svc != null) {
+      if (svc == null) {
+        remember(k, null);
+      } else {
         ResolvedService r =
-            ServiceResolver.resolve(svc, endpoints(k), announcersOf(k), nodeAddresses);
+            withRememberedGateway(
+                ServiceResolver.resolve(svc, endpoints(k), announcersOf(k), nodeAddresses),
+                movedFrom);
         resolved.put(k, r);
         Ownership.addClaims(r, claims);
         ips.addAll(Ownership.claimedIps(r));
@@ -220,7 +305,7 @@ public final class PlanningState {
       }
       changedNodes.addAll(unindex(before));
       changedNodes.addAll(index(now));
-      findings.addAll(news(before, now));
+      findings.addAll(news(before, now, movedFrom.get(k)));
     }
     changedNodes.retainAll(nodes.keySet());
     return new Update(changedNodes, findings);
@@ -234,10 +319,16 @@ public final class PlanningState {
     effective.clear();
     byNode.clear();
     everywhere.clear();
+    Map<ServiceKey, String> movedFrom = new HashMap<>();
+    Set<ServiceKey> forgotten = new HashSet<>(gateways.keySet());
+    forgotten.removeAll(services.keySet());
+    forgotten.forEach(k -> remember(k, null));
     for (ServiceInput svc : services.values()) {
       ResolvedService r =
-          ServiceResolver.resolve(
-              svc, endpoints(svc.key()), announcersOf(svc.key()), nodeAddresses);
+          withRememberedGateway(
+              ServiceResolver.resolve(
+                  svc, endpoints(svc.key()), announcersOf(svc.key()), nodeAddresses),
+              movedFrom);
       resolved.put(svc.key(), r);
       Ownership.addClaims(r, claims);
     }
@@ -245,8 +336,80 @@ public final class PlanningState {
     List<Finding> findings = new ArrayList<>();
     Set<ServiceKey> keys = new TreeSet<>(before.keySet());
     keys.addAll(effective.keySet());
-    keys.forEach(k -> findings.addAll(news(before.get(k), effective.get(k))));
+    keys.forEach(k -> findings.addAll(news(before.get(k), effective.get(k), movedFrom.get(k))));
     return new Update(Set.copyOf(nodes.keySet()), findings);
+  }
+
+  // ---- gateway memory ----
+
+  /**
+   * Steps the memory of {@code r}'s Service with its announced node and returns it planned with the
+   * gateway to use (the announced one, or the remembered one while the grace lasts). Records a move
+   * from one node to another in {@code movedFrom}.
+   */
+  private ResolvedService withRememberedGateway(
+      ResolvedService r, Map<ServiceKey, String> movedFrom) {
+    if (!r.usable()) {
+      remember(r.key(), null);
+      return r;
+    }
+    GatewayMemory.Entry before = gateways.get(r.key());
+    GatewayMemory.Entry after = GatewayMemory.advance(before, r.gatewayNode(), now);
+    if (before != null && after.moves() > before.moves()) {
+      movedFrom.put(r.key(), before.lastNode().orElseThrow());
+    }
+    remember(r.key(), after);
+    return r.withGateway(after.gateway(now, config.gatewayGracePeriod()));
+  }
+
+  /** Stores (or, with null, forgets) an entry and keeps the expiry order in step. */
+  private void remember(ServiceKey key, GatewayMemory.Entry e) {
+    Instant oldUntil = heldUntil.remove(key);
+    if (oldUntil != null) {
+      holds.remove(new Hold(oldUntil, key));
+    }
+    if (e == null) {
+      gateways.remove(key);
+      return;
+    }
+    gateways.put(key, e);
+    e.heldUntil(config.gatewayGracePeriod())
+        .filter(now::isBefore)
+        .ifPresent(
+            until -> {
+              heldUntil.put(key, until);
+              holds.add(new Hold(until, key));
+            });
+  }
+
+  /** Advances the clock and re-resolves the Services whose bridged gateway ran out. */
+  private Update tick() {
+    now = later(now, clock.instant());
+    Set<ServiceKey> due = new HashSet<>();
+    while (!holds.isEmpty() && !holds.first().until().isAfter(now)) {
+      Hold h = holds.pollFirst();
+      heldUntil.remove(h.key());
+      due.add(h.key());
+    }
+    return due.isEmpty() ? Update.NONE : refresh(due);
+  }
+
+  private static Instant later(Instant a, Instant b) {
+    return a.isAfter(b) ? a : b;
+  }
+
+  private static Update merge(Update a, Update b) {
+    if (a.nodes().isEmpty() && a.findings().isEmpty()) {
+      return b;
+    }
+    if (b.nodes().isEmpty() && b.findings().isEmpty()) {
+      return a;
+    }
+    Set<String> n = new TreeSet<>(a.nodes());
+    n.addAll(b.nodes());
+    List<Finding> f = new ArrayList<>(a.findings());
+    f.addAll(b.findings());
+    return new Update(n, f);
   }
 
   /** Stores {@code s} and returns the nodes it concerns. */
@@ -285,8 +448,11 @@ public final class PlanningState {
     return fp;
   }
 
-  /** Findings of {@code now} that {@code before} did not have, plus a gateway change. */
-  private List<Finding> news(ResolvedService before, ResolvedService now) {
+  /**
+   * Findings of {@code now} that {@code before} did not have, plus a gateway change ({@code
+   * movedFrom}: the node the announcer moved away from, possibly across a bridged gap).
+   */
+  private List<Finding> news(ResolvedService before, ResolvedService now, String movedFrom) {
     if (now == null) {
       return List.of();
     }
@@ -297,23 +463,36 @@ public final class PlanningState {
         before == null || !before.usable() ? Optional.empty() : before.gatewayNode();
     if (reportGatewayChanges && now.usable() && !gwBefore.equals(now.gatewayNode())) {
       if (now.gatewayNode().isPresent()) {
+        String to = now.gatewayNode().get();
         out.add(
             Finding.normal(
                 now.key(),
                 GATEWAY_CHANGED,
-                "egress for " + now.lbIPsText() + " now leaves via " + now.gatewayNode().get()));
+                movedFrom != null
+                    ? "egress for " + now.key() + " moved from " + movedFrom + " to " + to
+                    : "egress for " + now.key() + " now leaves via " + to));
       } else {
+        Duration grace = config.gatewayGracePeriod();
         out.add(
             Finding.warning(
                 now.key(),
                 NO_GATEWAY,
-                "no node announces "
-                    + now.lbIPsText()
-                    + " any more: egress of this Service's pods is rejected until MetalLB"
+                (grace.isZero()
+                        ? "no node announces " + now.lbIPsText() + " any more"
+                        : "no node has announced "
+                            + now.lbIPsText()
+                            + " for "
+                            + text(grace)
+                            + " (GATEWAY_GRACE_PERIOD)")
+                    + ": egress of this Service's pods is rejected until MetalLB"
                     + " announces it again"));
       }
     }
     return out;
+  }
+
+  private static String text(Duration d) {
+    return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
   }
 
   private List<EndpointInput> endpoints(ServiceKey key) {

@@ -9,7 +9,8 @@ import java.util.Optional;
  *
  * @param usable false when the Service gets no rules at all (not a LoadBalancer, no or malformed LB
  *     IP); {@code findings} says why
- * @param gatewayNode the node MetalLB announces the LB IP from, if an announcer names one
+ * @param gatewayNode the node MetalLB announces the LB IP from, if an announcer names one; after
+ *     {@link EgressPlanner#resolveAll}, the remembered one while the grace period lasts
  * @param sources endpoint addresses sorted by address, one per address, node addresses removed
  */
 public record ResolvedService(
@@ -45,6 +46,14 @@ public record ResolvedService(
   /** Whether any node can get an entry: usable, and a source of a family it has an LB IP for. */
   public boolean hasRules() {
     return usable && sources.stream().anyMatch(s -> lbIP(s.ip().family()).isPresent());
+  }
+
+  /** The same Service planned with {@code gateway} (a remembered one while the grace lasts). */
+  public ResolvedService withGateway(Optional<String> gateway) {
+    if (gateway.equals(gatewayNode)) {
+      return this;
+    }
+    return new ResolvedService(key, usable, lbIPv4, lbIPv6, gateway, sources, findings);
   }
 
   public ResolvedService withSources(List<Source> kept, List<Finding> moreFindings) {

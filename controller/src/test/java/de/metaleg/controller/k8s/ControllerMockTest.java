@@ -43,12 +43,17 @@ class ControllerMockTest {
   }
 
   void startController(int maxPlanBytes) {
+    startController(maxPlanBytes, "2s");
+  }
+
+  void startController(int maxPlanBytes, String gatewayGracePeriod) {
     ControllerConfig config =
         ControllerConfig.fromEnv(
             Map.of(
                 "METRICS_BIND_ADDRESS", "0",
                 "HEALTH_PROBE_BIND_ADDRESS", "0",
-                "RECONCILIATION_INTERVAL", "1h"));
+                "RECONCILIATION_INTERVAL", "1h",
+                "GATEWAY_GRACE_PERIOD", gatewayGracePeriod));
     registry = new SimpleMeterRegistry();
     controller =
         new Controller(
@@ -126,7 +131,8 @@ class ControllerMockTest {
 
   @Test
   void plansAppearPerNodeAndFollowAMetalLBFailover() {
-    startController(PlanWriter.MAX_PLAN_BYTES);
+    // Grace 0: the gap between delete and create rejects (GatewayGraceMockTest covers the grace).
+    startController(PlanWriter.MAX_PLAN_BYTES, "0");
     await("an empty plan per node", () -> resourceVersions().size() == 3);
     assertTrue(controller.healthy(), "all informers running");
     webWithGatewayOnNode1();
@@ -167,8 +173,8 @@ class ControllerMockTest {
         "Events tell the story",
         () -> eventMessages("app"),
         m ->
-            m.contains("egress for 198.51.100.10 now leaves via node-1")
-                && m.contains("egress for 198.51.100.10 now leaves via node-3")
+            m.contains("egress for app/web now leaves via node-1")
+                && m.contains("egress for app/web moved from node-1 to node-3")
                 && m.stream().anyMatch(s -> s.startsWith("no node announces 198.51.100.10")));
   }
 

@@ -26,6 +26,7 @@ final class Fixtures {
   private final Map<ServiceKey, List<EndpointInput>> endpoints = new LinkedHashMap<>();
   private final List<AnnouncerInfo> announcers = new ArrayList<>();
   private boolean filter = true;
+  private java.time.Duration grace = java.time.Duration.ZERO;
 
   static Fixtures cluster() {
     return new Fixtures();
@@ -106,13 +107,38 @@ final class Fixtures {
     return this;
   }
 
+  /** A label-only ServiceL2Status (MetalLB just created it; status.node not written yet). */
+  Fixtures l2LabelOnly(String nsName, String objectName, Instant created, String node) {
+    ServiceKey k = key(nsName);
+    announcers.add(
+        new AnnouncerInfo(METALLB, objectName, created, k.name(), k.namespace(), null, null, node));
+    return this;
+  }
+
   Fixtures unfiltered() {
     filter = false;
     return this;
   }
 
+  Fixtures grace(java.time.Duration d) {
+    grace = d;
+    return this;
+  }
+
   Snapshot snapshot() {
-    return new Snapshot(new PlannerConfig(METALLB, filter), nodes, services, endpoints, announcers);
+    return snapshot(GatewayMemory.EMPTY, Instant.EPOCH);
+  }
+
+  /** The cluster as planned at {@code now} with what the previous planning remembered. */
+  Snapshot snapshot(GatewayMemory memory, Instant now) {
+    return new Snapshot(
+        new PlannerConfig(METALLB, filter, grace),
+        nodes,
+        services,
+        endpoints,
+        announcers,
+        memory,
+        now);
   }
 
   /** All non-empty plans, one line per entry: {@code node service role/reason ...}. */

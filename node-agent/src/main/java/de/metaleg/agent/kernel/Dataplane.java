@@ -47,6 +47,19 @@ public interface Dataplane {
     return Map.of();
   }
 
+  /** When the dataplane must sync again by itself (e.g. a drain ends), if ever. */
+  default Optional<java.time.Instant> nextDeadline() {
+    return Optional.empty();
+  }
+
+  /**
+   * The packet counters of the guard rules now, per guard label (both families summed); they
+   * restart at 0 when a sync rewrites the chain.
+   */
+  default Map<String, Long> guardCounters() {
+    return Map.of();
+  }
+
   /**
    * Cheap drift check against the last sync (the canary, every few seconds): a description of what
    * is missing, if anything. Its cost must not grow with what other components program.

@@ -9,6 +9,7 @@ import de.metaleg.agent.render.DesiredState;
 import de.metaleg.agent.render.IpSetSpec;
 import de.metaleg.agent.render.IpsetPayloads;
 import de.metaleg.agent.render.IptablesPayloads;
+import de.metaleg.agent.render.Names;
 import de.metaleg.agent.render.NodeFacts;
 import de.metaleg.agent.render.ObservedRoutes;
 import de.metaleg.agent.render.ObservedSet;
@@ -328,6 +329,22 @@ public final class IptablesDataplane implements Dataplane {
         out.put(service, recovered);
         LOG.info("kept the programmed state of invalid entry {}: {}", service, recovered);
       }
+    }
+    return out;
+  }
+
+  @Override
+  public Map<String, Long> guardCounters() {
+    Map<String, Long> out = new java.util.TreeMap<>();
+    for (Family f : Family.values()) {
+      List<String> argv =
+          List.of(
+              flavor.iptables(f), "-w", "-t", "filter", "-L", Names.FILTER_CHAIN, "-v", "-x", "-n");
+      CommandRunner.Result r = runner.run(argv);
+      if (!r.ok()) {
+        throw DataplaneException.of(argv, r, null, "");
+      }
+      de.metaleg.agent.render.GuardCounters.fromIptables(r.stdout(), out);
     }
     return out;
   }

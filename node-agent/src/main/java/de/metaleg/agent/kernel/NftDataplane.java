@@ -207,6 +207,16 @@ public final class NftDataplane implements Dataplane {
   }
 
   @Override
+  public Map<String, Long> guardCounters() {
+    List<String> argv = List.of("nft", "list", "chain", NftPayloads.T, NftPayloads.FORWARD);
+    CommandRunner.Result r = runner.run(argv);
+    if (!r.ok()) {
+      throw DataplaneException.of(argv, r, null, "");
+    }
+    return de.metaleg.agent.render.GuardCounters.fromNft(r.stdout());
+  }
+
+  @Override
   public synchronized Map<String, Integer> allocation() {
     return allocation == null ? Map.of() : new TreeMap<>(allocation);
   }

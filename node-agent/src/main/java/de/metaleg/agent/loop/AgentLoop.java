@@ -208,6 +208,13 @@ public final class AgentLoop implements AutoCloseable {
         LOG.debug("{}", summary); // endpoint changes
       }
       lastShape = shape;
+      dataplane
+          .nextDeadline()
+          .ifPresent(
+              at -> {
+                long delay = Math.max(0, Duration.between(clock.instant(), at).toMillis()) + 10;
+                worker.schedule(() -> trigger(false), delay, TimeUnit.MILLISECONDS);
+              });
     } catch (RuntimeException e) {
       metrics.failed();
       failure = Optional.of(e.getMessage());

@@ -81,6 +81,25 @@ public final class AgentMetrics {
         .register(registry);
   }
 
+  /** Exposes the conntrack entries the transition protocol deleted. */
+  public void conntrackDeletions(java.util.function.LongSupplier deleted) {
+    io.micrometer.core.instrument.FunctionCounter.builder(
+            "metaleg.agent.conntrack.entries.deleted", deleted, s -> s.getAsLong())
+        .description("Stale connection-tracking entries deleted after treatment changes")
+        .register(registry);
+  }
+
+  /** Exposes the packets each transition guard dropped (from the guard rules' counters). */
+  public void guardDrops(java.util.function.Function<String, Long> drops) {
+    for (de.metaleg.agent.render.Guard g : de.metaleg.agent.render.Guard.values()) {
+      io.micrometer.core.instrument.FunctionCounter.builder(
+              "metaleg.agent.guard.drops", g, x -> drops.apply(x.label()))
+          .description("Packets dropped by a transition guard rule (both families)")
+          .tag("guard", g.label())
+          .register(registry);
+    }
+  }
+
   public void synced(boolean full, Duration took, DesiredState state, long epochSeconds) {
     (full ? fullSyncs : incrementalSyncs).record(took);
     state.counts().forEach((role, n) -> entries.get(role).set(n));

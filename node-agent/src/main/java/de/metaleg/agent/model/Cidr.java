@@ -44,4 +44,20 @@ public record Cidr(Family family, String network, int prefix) {
   public String text() {
     return prefix == family.bits() ? network : network + "/" + prefix;
   }
+
+  /** Whether {@code ip} (a literal of this prefix's family) lies inside this prefix. */
+  public boolean contains(String ip) {
+    Optional<byte[]> a = IpAddresses.bytes(family, ip);
+    Optional<byte[]> n = IpAddresses.bytes(family, network);
+    if (a.isEmpty() || n.isEmpty()) {
+      return false;
+    }
+    for (int bit = 0; bit < prefix; bit++) {
+      int mask = 0x80 >> (bit % 8);
+      if ((a.get()[bit / 8] & mask) != (n.get()[bit / 8] & mask)) {
+        return false;
+      }
+    }
+    return true;
+  }
 }

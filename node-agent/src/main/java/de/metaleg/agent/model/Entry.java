@@ -11,7 +11,9 @@ import java.util.Optional;
  *
  * @param service the Service as {@code namespace/name}
  * @param gatewayIp the gateway node's InternalIP of this family (Forward only)
- * @param snatIp the LB IP of this family (Gateway only)
+ * @param snatIp the Service's LB IP of this family: required for Gateway (the SNAT address);
+ *     Forward and Reject entries carry it too when the plan names it, so the transition guards know
+ *     every LB IP of the node's Services
  * @param sources canonical, sorted, distinct pod IPs of this family
  */
 public record Entry(
@@ -36,6 +38,12 @@ public record Entry(
       throw new IllegalArgumentException("Gateway entry needs an SNAT IP: " + service);
     }
   }
+
+  /**
+   * Reason of a Gateway entry the agent keeps for a while after the plan moved its sources away
+   * (see {@code Transition.drains}): not counted as a programmed Service.
+   */
+  public static final String DRAINING = "Draining";
 
   /** Identity of an entry across syncs: service and family. */
   public String key() {

@@ -128,7 +128,7 @@ public final class PlanConverter {
                 raw.getReason(),
                 gwNode,
                 role.get() == Role.Forward ? gw : Optional.empty(),
-                role.get() == Role.Gateway ? snat : Optional.empty(),
+                snat,
                 sources));
       }
     }

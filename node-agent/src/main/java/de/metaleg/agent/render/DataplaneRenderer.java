@@ -3,6 +3,7 @@ package de.metaleg.agent.render;
 import de.metaleg.agent.model.DesiredPlan;
 import de.metaleg.agent.model.Entry;
 import de.metaleg.agent.model.Family;
+import de.metaleg.agent.model.IpAddresses;
 import de.metaleg.agent.model.MarkSpace;
 import de.metaleg.agent.render.Rules.MarkRule;
 import de.metaleg.agent.render.Rules.PolicyRule;
@@ -23,7 +24,9 @@ import java.util.TreeMap;
 /**
  * Pure: validated plan + node facts + mark allocation → the kernel state MetalEG wants. Forward
  * entries whose gateway has no mark, or whose route could not be installed ({@code unroutable}),
- * are rendered as rejects, so their traffic never leaves with a pod or node address.
+ * are rendered as rejects, so their traffic never leaves with a pod or node address. Besides the
+ * source sets it renders, per family, the exclude set, the set of every LB IP the plan names (for
+ * the transition guards) and the quarantine set.
  */
 public final class DataplaneRenderer {
   private DataplaneRenderer() {}
@@ -45,6 +48,21 @@ public final class DataplaneRenderer {
 
     for (Family f : Family.values()) {
       sets.add(new IpSetSpec(Names.excludeSet(f), f, IpSetSpec.HASH_NET, facts.exclude(f)));
+      List<String> lbs = new ArrayList<>();
+      plan.entries().stream()
+          .filter(e -> e.family() == f)
+          .forEach(e -> e.snatIp().ifPresent(lbs::add));
+      sets.add(new IpSetSpec(Names.lbSet(f), f, IpSetSpec.HASH_IP, lbs));
+      List<String> quarantined =
+          plan.quarantine().stream()
+              .filter(ip -> IpAddresses.canonical(f, ip).isPresent())
+              .toList();
+      sets.add(new IpSetSpec(Names.quarantineSet(f), f, IpSetSpec.HASH_IP, quarantined));
+      List<String> gatewaySources = new ArrayList<>();
+      plan.entries().stream()
+          .filter(e -> e.family() == f && e.role() == Role.Gateway)
+          .forEach(e -> gatewaySources.addAll(e.sources()));
+      sets.add(new IpSetSpec(Names.gatewaySet(f), f, IpSetSpec.HASH_IP, gatewaySources));
     }
     for (Entry e : plan.entries()) {
       String set = Names.sourceSet(e.service(), e.family());
@@ -85,7 +103,9 @@ public final class DataplaneRenderer {
           }
         }
       }
-      servicesByRole.computeIfAbsent(effective, r -> new HashSet<>()).add(e.service());
+      if (!Entry.DRAINING.equals(e.reason())) {
+        servicesByRole.computeIfAbsent(effective, r -> new HashSet<>()).add(e.service());
+      }
     }
 
     List<PolicyRule> policy = new ArrayList<>();
@@ -117,6 +137,7 @@ public final class DataplaneRenderer {
         policy,
         gateways,
         problems,
-        counts);
+        counts,
+        plan.uplinks());
   }
 }

@@ -13,7 +13,7 @@ import java.util.Map;
 /**
  * Everything MetalEG wants in the kernel of one node, backend neutral. {@code problems} lists what
  * could not be programmed as asked (each naming the entry); {@code counts} are the entries
- * programmed per effective role.
+ * programmed per effective role; {@code uplinks} the interfaces of the transit guard.
  */
 public record DesiredState(
     List<IpSetSpec> sets,
@@ -24,8 +24,10 @@ public record DesiredState(
     List<PolicyRule> policyRules,
     List<GatewayAssignment> gateways,
     List<String> problems,
-    Map<Role, Integer> counts) {
+    Map<Role, Integer> counts,
+    List<String> uplinks) {
   public DesiredState {
+    uplinks = List.copyOf(uplinks);
     sets = List.copyOf(sets);
     marks = List.copyOf(marks);
     snats = List.copyOf(snats);

@@ -38,9 +38,79 @@ public final class IptablesPayloads {
     Map<String, String> out = new LinkedHashMap<>();
 
     StringBuilder filter = header("filter", Names.FILTER_CHAIN);
+    String mask = MarkSpace.hex(space.mask());
+    String lb = Names.lbSet(f);
     rule(filter, Names.FILTER_CHAIN, "-m conntrack --ctdir REPLY -j RETURN");
+    rule(
+        filter,
+        Names.FILTER_CHAIN,
+        "-m mark ! --mark 0x0/"
+            + mask
+            + " -m conntrack --ctstate SNAT "
+            + guard(Guard.MARKED_SNAT)
+            + " -j DROP");
+    rule(
+        filter,
+        Names.FILTER_CHAIN,
+        "-m set --match-set " + lb + " src " + guard(Guard.LB_SOURCE) + " -j DROP");
+    rule(
+        filter,
+        Names.FILTER_CHAIN,
+        "-m set --match-set "
+            + lb
+            + " dst -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT "
+            + guard(Guard.STRAY_REPLY)
+            + " -j DROP");
     rule(filter, Names.FILTER_CHAIN, "-m set --match-set " + exclude + " dst -j RETURN");
+    rule(
+        filter,
+        Names.FILTER_CHAIN,
+        "-m set --match-set "
+            + Names.quarantineSet(f)
+            + " src "
+            + guard(Guard.QUARANTINE)
+            + " -j DROP");
+    rule(
+        filter,
+        Names.FILTER_CHAIN,
+        "-m set --match-set "
+            + exclude
+            + " src -m conntrack --ctstate INVALID "
+            + guard(Guard.INVALID)
+            + " -j DROP");
+    for (SnatRule r : state.snats()) {
+      if (r.family() == f) {
+        rule(
+            filter,
+            Names.FILTER_CHAIN,
+            "-m set --match-set "
+                + r.set()
+                + " src -m mark --mark 0x0/"
+                + mask
+                + " -m conntrack --ctstate ESTABLISHED,RELATED -m conntrack ! --ctrepldst "
+                + r.toSource()
+                + " "
+                + guard(Guard.UNBOUND, r.service())
+                + " -j DROP");
+      }
+    }
     String unreachable = f == Family.V4 ? "icmp-port-unreachable" : "icmp6-port-unreachable";
+    for (String uplink : state.uplinks()) {
+      rule(
+          filter,
+          Names.FILTER_CHAIN,
+          "-i "
+              + uplink
+              + " -o "
+              + uplink
+              + " -m set --match-set "
+              + exclude
+              + " src -m set ! --match-set "
+              + Names.gatewaySet(f)
+              + " src "
+              + guard(Guard.TRANSIT)
+              + " -j DROP");
+    }
     for (RejectRule r : state.rejects()) {
       if (r.family() != f) {
         continue;
@@ -106,6 +176,15 @@ public final class IptablesPayloads {
   /** The owned chain of {@code table}. */
   public static String chainOf(String table) {
     return JUMPS.stream().filter(j -> j.table().equals(table)).findFirst().orElseThrow().chain();
+  }
+
+  private static String guard(Guard g, String service) {
+    return "-m comment --comment \"" + g.comment() + " " + service + "\"";
+  }
+
+  /** The comment that names a guard rule, so its drop counter can be read back per guard. */
+  private static String guard(Guard g) {
+    return "-m comment --comment \"" + g.comment() + "\"";
   }
 
   private static StringBuilder header(String table, String chain) {

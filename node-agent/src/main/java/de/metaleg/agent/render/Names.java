@@ -38,6 +38,21 @@ public final class Names {
     return SET_PREFIX + "excl" + family.digit();
   }
 
+  /** Every LB IP of this node's Services (any role): the transition guards match on it. */
+  public static String lbSet(Family family) {
+    return SET_PREFIX + "lb" + family.digit();
+  }
+
+  /** Every source this node SNATs (all Gateway entries): transit traffic of other sources drops. */
+  public static String gatewaySet(Family family) {
+    return SET_PREFIX + "gw" + family.digit();
+  }
+
+  /** Sources whose packets are dropped while their stale conntrack entries are removed. */
+  public static String quarantineSet(Family family) {
+    return SET_PREFIX + "quar" + family.digit();
+  }
+
   /** Scratch set filled and swapped in during a full sync, destroyed afterwards. */
   public static String tempSet(Family family, String type) {
     return SET_PREFIX + "tmp" + family.digit() + (type.equals(IpSetSpec.HASH_NET) ? "-net" : "");

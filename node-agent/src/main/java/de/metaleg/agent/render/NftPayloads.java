@@ -64,6 +64,20 @@ public final class NftPayloads {
     return "reject" + f.digit();
   }
 
+  /** Every LB IP of the node's Services (guards). */
+  public static String lbSet(Family f) {
+    return "lb" + f.digit();
+  }
+
+  public static String quarantineSet(Family f) {
+    return "quar" + f.digit();
+  }
+
+  /** {@code source . LB IP} of every Gateway source: the binding its connections must have. */
+  public static String gatewayPairSet(Family f) {
+    return "gwpair" + f.digit();
+  }
+
   public static String markMap(Family f) {
     return "mark" + f.digit();
   }
@@ -82,6 +96,9 @@ public final class NftPayloads {
     for (Family f : Family.values()) {
       out.put(excludeSet(f), "type " + addr(f) + "; flags interval; auto-merge;");
       out.put(rejectSet(f), "type " + addr(f) + ";");
+      out.put(lbSet(f), "type " + addr(f) + ";");
+      out.put(quarantineSet(f), "type " + addr(f) + ";");
+      out.put(gatewayPairSet(f), "type " + addr(f) + " . " + addr(f) + ";");
     }
     return out;
   }
@@ -118,6 +135,9 @@ public final class NftPayloads {
     for (Family f : Family.values()) {
       sets.put(excludeSet(f), new LinkedHashSet<>());
       sets.put(rejectSet(f), new LinkedHashSet<>());
+      sets.put(lbSet(f), new LinkedHashSet<>());
+      sets.put(quarantineSet(f), new LinkedHashSet<>());
+      sets.put(gatewayPairSet(f), new LinkedHashSet<>());
       maps.put(markMap(f), new LinkedHashMap<>());
       maps.put(snatMap(f), new LinkedHashMap<>());
     }
@@ -126,6 +146,10 @@ public final class NftPayloads {
       members.put(s.name(), only == null ? s.members() : filter(s.members(), only));
       if (only == null && s.name().equals(Names.excludeSet(s.family()))) {
         sets.get(excludeSet(s.family())).addAll(s.members());
+      } else if (s.name().equals(Names.lbSet(s.family()))) {
+        sets.get(lbSet(s.family())).addAll(members.get(s.name()));
+      } else if (s.name().equals(Names.quarantineSet(s.family()))) {
+        sets.get(quarantineSet(s.family())).addAll(members.get(s.name()));
       }
     }
     for (MarkRule r : state.marks()) {
@@ -140,13 +164,15 @@ public final class NftPayloads {
     for (SnatRule r : state.snats()) {
       Map<String, String> map = maps.get(snatMap(r.family()));
       for (String ip : members.getOrDefault(r.set(), List.of())) {
-        map.putIfAbsent(ip, r.toSource());
+        if (map.putIfAbsent(ip, r.toSource()) == null) {
+          sets.get(gatewayPairSet(r.family())).add(ip + " . " + r.toSource());
+        }
       }
     }
     for (RejectRule r : state.rejects()) {
       sets.get(rejectSet(r.family())).addAll(members.getOrDefault(r.set(), List.of()));
     }
-    return new NftState(chains, sets, maps);
+    return new NftState(chains, sets, maps, state.uplinks());
   }
 
   /**
@@ -214,10 +240,20 @@ public final class NftPayloads {
   public static Map<String, List<String>> chains(NftState state, MarkSpace space) {
     Map<String, List<String>> out = new LinkedHashMap<>();
     String reply = "ct direction reply return";
-    List<String> forward = new ArrayList<>(List.of(reply));
     List<String> post = new ArrayList<>();
     List<String> pre = new ArrayList<>(List.of(reply));
     String mask = hex(space.mask());
+    List<String> forward = new ArrayList<>(List.of(reply));
+    forward.add("meta mark & " + mask + " != 0 ct status snat" + guard(Guard.MARKED_SNAT));
+    for (Family f : Family.values()) {
+      forward.add(ip(f) + " saddr @" + lbSet(f) + guard(Guard.LB_SOURCE));
+      forward.add(
+          ip(f)
+              + " daddr @"
+              + lbSet(f)
+              + " ct state new ct status & dnat == 0"
+              + guard(Guard.STRAY_REPLY));
+    }
     for (Family f : Family.values()) {
       String excluded = ip(f) + " daddr @" + excludeSet(f) + " return";
       forward.add(excluded);
@@ -230,6 +266,42 @@ public final class NftPayloads {
               + " to "
               + ip(f)
               + " saddr comment \"rerouted to gateway: no masquerade\"");
+    }
+    for (Family f : Family.values()) {
+      forward.add(ip(f) + " saddr @" + quarantineSet(f) + guard(Guard.QUARANTINE));
+      forward.add("ct state invalid " + ip(f) + " saddr @" + excludeSet(f) + guard(Guard.INVALID));
+      forward.add(
+          ip(f)
+              + " saddr @"
+              + snatMap(f)
+              + " meta mark & "
+              + mask
+              + " == 0 ct state established,related "
+              + ip(f)
+              + " saddr . ct reply "
+              + ip(f)
+              + " daddr != @"
+              + gatewayPairSet(f)
+              + guard(Guard.UNBOUND));
+    }
+    if (!state.uplinks().isEmpty()) {
+      String pairs =
+          String.join(
+              ", ", state.uplinks().stream().map(i -> "\"" + i + "\" . \"" + i + "\"").toList());
+      for (Family f : Family.values()) {
+        forward.add(
+            "iifname . oifname { "
+                + pairs
+                + " } "
+                + ip(f)
+                + " saddr @"
+                + excludeSet(f)
+                + " "
+                + ip(f)
+                + " saddr != @"
+                + snatMap(f)
+                + guard(Guard.TRANSIT));
+      }
     }
     for (Family f : Family.values()) {
       String unreachable =
@@ -344,6 +416,11 @@ public final class NftPayloads {
       }
     }
     return b.toString();
+  }
+
+  /** A counted drop with the guard's comment (the counter is read back for the metrics). */
+  private static String guard(Guard g) {
+    return " counter drop comment \"" + g.comment() + "\"";
   }
 
   private static List<String> pairs(Map<String, String> m, Collection<String> keys) {

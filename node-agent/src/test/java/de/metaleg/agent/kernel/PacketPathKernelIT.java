@@ -110,54 +110,12 @@ class PacketPathKernelIT {
 
   private void build(Backend backend, Cni cni) {
     String f = backend.shortName() + cni.ordinal();
-    String prefix = backend.namespacePrefix();
-    lan = kernel.namespace(prefix, "pk" + f + "-lan");
-    n1 = kernel.namespace(prefix, "pk" + f + "-n1");
-    n2 = kernel.namespace(prefix, "pk" + f + "-n2");
-    pod = kernel.namespace(prefix, "pk" + f + "-pod");
-    ext = kernel.namespace(prefix, "pk" + f + "-ext");
-    sh(lan, "ip link add br0 type bridge && ip link set br0 up");
-    String[][] members = {
-      {"n1", nsName(n1), "192.0.2.1", "2001:db8::1"},
-      {"n2", nsName(n2), "192.0.2.2", "2001:db8::2"},
-      {"ext", nsName(ext), "192.0.2.254", "2001:db8::fe"}
-    };
-    for (String[] m : members) {
-      sh(lan, "ip link add " + m[0] + " type veth peer name eth0 netns " + m[1]);
-      sh(lan, "ip link set " + m[0] + " master br0 up");
-      ProcessRunner r = ProcessRunner.inNamespace(m[1]);
-      sh(
-          r,
-          "ip link set eth0 up && ip addr add "
-              + m[2]
-              + "/24 dev eth0 && ip addr add "
-              + m[3]
-              + "/64 dev eth0 nodad");
-      sh(r, "sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0");
-    }
-    for (ProcessRunner node : List.of(n1, n2)) {
-      sh(node, "ip route add default via 192.0.2.254 && ip -6 route add default via 2001:db8::fe");
-      cni.masquerade(node);
-    }
-    sh(n1, "ip link add veth-pod type veth peer name eth0 netns " + nsName(pod));
-    sh(
-        n1,
-        "ip link set veth-pod up && ip addr add 10.244.1.1/24 dev veth-pod && ip addr add fd00:10:244:1::1/64 dev veth-pod nodad");
-    sh(
-        pod,
-        "ip link set eth0 up && ip addr add 10.244.1.5/24 dev eth0 && ip addr add fd00:10:244:1::5/64 dev eth0 nodad");
-    sh(pod, "ip route add default via 10.244.1.1 && ip -6 route add default via fd00:10:244:1::1");
-    sh(
-        n2,
-        "ip route add 10.244.1.0/24 via 192.0.2.1 && ip -6 route add fd00:10:244:1::/64 via 2001:db8::1");
-    sh(ext, "ip addr add " + EXT4 + "/32 dev lo && ip addr add " + EXT6 + "/128 dev lo nodad");
-    sh(
-        ext,
-        "ip route add "
-            + LB4
-            + "/32 via 192.0.2.2 && ip -6 route add "
-            + LB6
-            + "/128 via 2001:db8::2");
+    TwoNodeLab lab = TwoNodeLab.build(kernel, backend.namespacePrefix(), "pk" + f, cni::masquerade);
+    lan = lab.lan();
+    n1 = lab.n1();
+    n2 = lab.n2();
+    pod = lab.pod();
+    ext = lab.ext();
     for (Family fam : Family.values()) {
       String lb = fam == Family.V4 ? LB4 : LB6;
       sh(
@@ -171,10 +129,6 @@ class PacketPathKernelIT {
           "iptables-nft".replace("iptables", fam.iptables())
               + " -A INPUT -p udp --dport 9000 -j ACCEPT");
     }
-  }
-
-  private static String nsName(ProcessRunner r) {
-    return r.prefix().get(3);
   }
 
   private static Entry entry(Family f, Role role) {
