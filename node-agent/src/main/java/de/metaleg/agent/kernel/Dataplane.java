@@ -60,6 +60,18 @@ public interface Dataplane {
     return Map.of();
   }
 
-  /** Cheap drift check against the last sync: a description of what is missing, if anything. */
+  /**
+   * Cheap drift check against the last sync (the canary, every few seconds): a description of what
+   * is missing, if anything. Its cost must not grow with what other components program.
+   */
   Optional<String> drift();
+
+  /**
+   * An observation that outlasts single syncs and that the plan's status should show (the agent
+   * adds it to the Degraded condition), e.g. another component that keeps pushing our iptables
+   * jumps down from position 1.
+   */
+  default Optional<String> warning() {
+    return Optional.empty();
+  }
 }

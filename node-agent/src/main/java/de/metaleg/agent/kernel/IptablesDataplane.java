@@ -66,6 +66,7 @@ public final class IptablesDataplane implements Dataplane {
   private final NetlinkRoutes netlink;
   private Map<String, Integer> allocation;
   private Applied applied;
+  private final JumpFight fight = new JumpFight();
 
   public IptablesDataplane(CommandRunner runner, IptablesFlavor flavor, NodeFacts facts) {
     this.runner = runner;
@@ -168,45 +169,58 @@ public final class IptablesDataplane implements Dataplane {
 
   /**
    * Our jump must be the first rule of its built-in chain: a CNI's masquerade or accept above it
-   * would rewrite or pass rerouted packets first. A missing jump is inserted at position 1; one
-   * that something else pushed down is re-inserted at 1 before its old copy is deleted, so there is
-   * no moment without it.
+   * would rewrite or pass rerouted packets first. Each built-in chain is listed alone ({@code -S
+   * CHAIN}, small: only other components' jumps); where our jump is missing, not first or
+   * duplicated, one {@code iptables-restore --noflush} transaction for the family deletes every
+   * copy by its spec and inserts it at position 1. Never by position: a rule another component
+   * inserts between the read and the repair must survive it.
    */
   private void ensureJumps(Family f) {
-    KernelReader.ObservedFirewall fw = reader.firewall(flavor, f);
+    StringBuilder payload = new StringBuilder();
     for (IptablesPayloads.Jump j : IptablesPayloads.JUMPS) {
-      Integer position = fw.jumpPositions().get(j.table());
-      if (position != null && position == 1) {
+      String ours = jumpRule(j);
+      List<String> rules =
+          reader
+              .chain(flavor, f, j.table(), j.builtin())
+              .orElseThrow(
+                  () ->
+                      new DataplaneException(
+                          flavor.iptables(f) + " has no " + j.table() + " " + j.builtin()));
+      long copies = rules.stream().filter(ours::equals).count();
+      if (copies == 1 && rules.get(0).equals(ours)) {
         continue;
       }
-      iptables(f, j, List.of("-I", j.builtin(), "1"));
-      if (position != null) {
-        iptables(f, j.table(), List.of("-D", j.builtin(), Integer.toString(position + 1)));
-        LOG.warn(
-            "{} jump to {} was at position {} of {} {}; moved back to 1",
-            flavor.iptables(f),
-            j.chain(),
-            position,
-            j.table(),
-            j.builtin());
+      payload.append('*').append(j.table()).append('\n');
+      for (long i = 0; i < copies; i++) {
+        payload.append("-D ").append(ours.substring(3)).append('\n');
+      }
+      payload.append("-I ").append(j.builtin()).append(" 1 -j ").append(j.chain()).append('\n');
+      payload.append("COMMIT\n");
+      if (copies > 0 && !rules.get(0).equals(ours)) {
+        String where = flavor.iptables(f) + " " + j.table() + " " + j.builtin();
+        boolean fightStarts = fight.displaced(java.time.Instant.now(), where, rules.get(0));
+        String message =
+            "{} jump to {} was at position {}, below `{}`; moved back to 1 in one transaction";
+        Object[] args = {where, j.chain(), rules.indexOf(ours) + 1, rules.get(0)};
+        if (fightStarts) {
+          LOG.warn(message + " (repeatedly: see the Degraded condition)", args);
+        } else {
+          LOG.info(message, args);
+        }
       }
     }
+    restore(
+        List.of(flavor.restore(f), "-w", "5", "--noflush"), payload.toString(), flavor.restore(f));
   }
 
-  private void iptables(Family f, IptablesPayloads.Jump j, List<String> action) {
-    List<String> spec = new ArrayList<>(action);
-    spec.addAll(j.ruleSpec());
-    iptables(f, j.table(), spec);
+  /** Our jump as {@code iptables -S} prints it: {@code -A PREROUTING -j METALEG-MARK}. */
+  private static String jumpRule(IptablesPayloads.Jump j) {
+    return "-A " + j.builtin() + " " + String.join(" ", j.ruleSpec());
   }
 
-  private void iptables(Family f, String table, List<String> action) {
-    List<String> argv = new ArrayList<>(List.of(flavor.iptables(f), "-w", "-t", table));
-    argv.addAll(action);
-    CommandRunner.Result r = runner.run(argv);
-    if (!r.ok()) {
-      throw DataplaneException.of(argv, r, null, "");
-    }
-    LOG.info("{}", String.join(" ", argv));
+  @Override
+  public Optional<String> warning() {
+    return fight.warning(java.time.Instant.now());
   }
 
   private void restore(List<String> argv, String payload, String shellPrefix) {
@@ -227,6 +241,14 @@ public final class IptablesDataplane implements Dataplane {
     return out;
   }
 
+  /**
+   * The canary, every CANARY_INTERVAL: bounded cost whatever else the node holds (kube-proxy's
+   * 100,000 rules). One {@code ipset list -t} (headers: does each set exist, with its number of
+   * members), per family and table {@code -S} of our chain (its rule count) and {@code -S BUILT-IN
+   * 1} (is our jump first), one {@code ip rule show} and one {@code ip -batch} of {@code route show
+   * table T} for our tables. Never a whole-table {@code iptables-save} or {@code ipset save}:
+   * member contents and rule texts are compared by the full resync.
+   */
   @Override
   public synchronized Optional<String> drift() {
     Applied a = applied;
@@ -234,35 +256,50 @@ public final class IptablesDataplane implements Dataplane {
       return Optional.empty();
     }
     List<String> drift = new ArrayList<>();
-    Map<String, ObservedSet> sets = reader.sets();
+    Map<String, Integer> sizes = reader.setSizes();
     a.sets()
         .forEach(
             (name, want) -> {
-              ObservedSet have = sets.get(name);
-              if (have == null || !have.members().equals(want.members())) {
-                drift.add("ipset " + name + (have == null ? " missing" : " changed"));
+              Integer have = sizes.get(name);
+              int members = new java.util.HashSet<>(want.members()).size();
+              if (have == null) {
+                drift.add("ipset " + name + " missing");
+              } else if (have != members) {
+                drift.add("ipset " + name + " has " + have + " members, want " + members);
               }
             });
     for (Family f : Family.values()) {
-      KernelReader.ObservedFirewall fw = reader.firewall(flavor, f);
       a.payloads()
           .get(f)
           .forEach(
               (table, payload) -> {
-                String key = table + "/" + IptablesPayloads.chainOf(table);
-                Integer have = fw.chainRuleCounts().get(key);
-                if (have == null || have != IptablesPayloads.ruleCount(payload)) {
+                String chain = IptablesPayloads.chainOf(table);
+                String key = table + "/" + chain;
+                Optional<List<String>> have = reader.chain(flavor, f, table, chain);
+                int want = IptablesPayloads.ruleCount(payload);
+                if (have.isEmpty() || have.get().size() != want) {
                   drift.add(
                       flavor.iptables(f)
                           + " chain "
                           + key
-                          + (have == null ? " missing" : " has " + have + " rules"));
+                          + (have.isEmpty() ? " missing" : " has " + have.get().size() + " rules"));
                 }
-                Integer position = fw.jumpPositions().get(table);
-                if (position == null) {
-                  drift.add(flavor.iptables(f) + " jump to " + key + " missing");
-                } else if (position != 1) {
-                  drift.add(flavor.iptables(f) + " jump to " + key + " at position " + position);
+                IptablesPayloads.Jump j =
+                    IptablesPayloads.JUMPS.stream()
+                        .filter(x -> x.table().equals(table))
+                        .findFirst()
+                        .orElseThrow();
+                String ours = jumpRule(j);
+                if (!reader.firstRule(flavor, f, table, j.builtin()).orElse("").equals(ours)) {
+                  // only now list the whole built-in chain (a few jumps) to say where ours is
+                  int position =
+                      reader.chain(flavor, f, table, j.builtin()).orElse(List.of()).indexOf(ours)
+                          + 1;
+                  drift.add(
+                      flavor.iptables(f)
+                          + " jump to "
+                          + key
+                          + (position == 0 ? " missing" : " at position " + position));
                 }
               });
     }

@@ -42,20 +42,25 @@ public enum IptablesFlavor {
    * iptables-legacy create it as a side effect).
    */
   public static IptablesFlavor detect(CommandRunner runner) {
-    java.util.Map<IptablesFlavor, String> saves = new java.util.EnumMap<>(IptablesFlavor.class);
+    // one save output at a time, reduced to counts at once: next to kube-proxy's ruleset for
+    // 10,000 Services each is ~15 MB, and holding all four overflowed the DaemonSet's 128 MiB heap
+    java.util.Map<IptablesFlavor, Long> rules = new java.util.EnumMap<>(IptablesFlavor.class);
+    java.util.Set<IptablesFlavor> hinted = java.util.EnumSet.noneOf(IptablesFlavor.class);
     for (IptablesFlavor flavor : values()) {
-      StringBuilder out = new StringBuilder();
       for (Family f : Family.values()) {
-        out.append(runner.run(List.of(flavor.save(f))).stdout()).append('\n');
+        String save = runner.run(List.of(flavor.save(f))).stdout();
+        rules.merge(flavor, rules(save), Long::sum);
+        if (save.lines().anyMatch(IptablesFlavor::isKubeletHint)) {
+          hinted.add(flavor);
+        }
       }
-      saves.put(flavor, out.toString());
     }
     for (IptablesFlavor flavor : List.of(NFT, LEGACY)) {
-      if (saves.get(flavor).lines().anyMatch(IptablesFlavor::isKubeletHint)) {
+      if (hinted.contains(flavor)) {
         return flavor;
       }
     }
-    return rules(saves.get(LEGACY)) > rules(saves.get(NFT)) ? LEGACY : NFT;
+    return rules.get(LEGACY) > rules.get(NFT) ? LEGACY : NFT;
   }
 
   private static boolean isKubeletHint(String line) {

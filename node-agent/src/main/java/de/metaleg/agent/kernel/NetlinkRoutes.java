@@ -161,7 +161,9 @@ final class NetlinkRoutes {
   List<String> drift(DesiredState applied) {
     List<String> drift = new ArrayList<>();
     for (Family f : Family.values()) {
-      ObservedRoutes have = reader.routes(f, space);
+      Set<Long> tables = new HashSet<>();
+      applied.routes(f).forEach(r -> tables.add(r.table()));
+      ObservedRoutes have = reader.routes(f, space, tables);
       for (RouteSpec r : applied.routes(f)) {
         if (!r.gateway().equals(have.defaultGateways().get(r.table()))) {
           drift.add("ip " + f.ipFlag() + " route table " + r.table() + " lost its default route");

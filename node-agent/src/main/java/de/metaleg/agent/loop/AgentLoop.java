@@ -226,6 +226,7 @@ public final class AgentLoop implements AutoCloseable {
       LOG.error("sync failed, full resync in {} s: {}", backoff.toSeconds(), e.getMessage());
       worker.schedule(() -> trigger(true), backoff.toMillis(), TimeUnit.MILLISECONDS);
     }
+    dataplane.warning().ifPresent(problems::add); // e.g. a CNI fighting over our jumps
     if (!problems.isEmpty() && !problems.equals(lastLoggedProblems)) {
       LOG.warn(
           "EgressPlan {} degraded ({} problems): {}",

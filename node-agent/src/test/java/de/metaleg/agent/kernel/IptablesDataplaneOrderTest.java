@@ -65,12 +65,15 @@ class IptablesDataplaneOrderTest {
     int route =
         r.indexOf("ip -4 -force -batch -", "route replace default via 192.0.2.2 table 100001");
     int marks = r.indexOf("iptables-nft-restore -w 5 --noflush", "--set-xmark 0x100000/0xf00000");
-    int jump = r.indexOf("iptables-nft -w -t mangle -I PREROUTING 1 -j METALEG-MARK", "");
+    // the jumps: one restore, after the chains they jump to
+    int jump = r.indexOf("iptables-nft-restore -w 5 --noflush", "-I PREROUTING 1 -j METALEG-MARK");
     assertTrue(sets >= 0 && route > sets && marks > route && jump > marks, r.calls.toString());
-    int filterJump = r.indexOf("iptables-nft -w -t filter -I FORWARD 1", "");
-    int natJump = r.indexOf("iptables-nft -w -t nat -I POSTROUTING 1", "");
+    String jumps = r.calls.get(jump).stdin();
+    int filterJump = jumps.indexOf("-I FORWARD 1 -j METALEG-FORWARD");
+    int natJump = jumps.indexOf("-I POSTROUTING 1 -j METALEG-POSTROUTING");
     assertTrue(
-        filterJump < natJump && natJump < jump, "reject and no-masquerade hooked before marks");
+        filterJump >= 0 && filterJump < natJump && natJump < jumps.indexOf("-I PREROUTING 1"),
+        "reject and no-masquerade hooked before marks: " + jumps);
 
     // gateway moves to node-c while node-b's index is still in use by shop/api
     r.calls.clear();

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Idle CPU of the agent on a busy node, canary detection time and full-resync time.
+#
+# One throwaway namespace (megB-cpu-*) holding kube-proxy's iptables-mode ruleset for SERVICES
+# Services in both families (KubeProxyRuleset, iptables-nft, restored in chunks of 2,000), the
+# lab's mock API server with an EgressPlan of ENTRIES entries (as bench/agent-rss.sh: roles cycling
+# Forward / Gateway / Reject, 20 IPv4 + 20 IPv6 sources each), then the real agent jar with the
+# DaemonSet's JAVA_TOOL_OPTIONS and FIREWALL_BACKEND=BACKEND. After the first full sync and a
+# settle period, it reads utime+stime+cutime+cstime of the JVM from /proc/PID/stat (the JVM waits
+# for every iptables/ipset/ip/nft child, so their CPU is in cutime/cstime) at the start and end of
+# the window: CPU % of one core = delta / window. The window contains whatever periodic full
+# resyncs RECONCILIATION_INTERVAL (default 5m) brings. Then it flushes one of the agent's chains
+# (iptables: METALEG-MARK; nftables: chain postrouting) and reports the time until the canary's
+# log line and the duration of the full resync it triggers.
+#
+# usage: sudo bench/agent-idle-cpu.sh [--window SECONDS] [--backend iptables|nftables|both]
+#        [--services N] [--entries N]                  (defaults: 600 s, both, 10000, 1000)
+# env:   AGENT_JAR=...  LAB_JAR=...  SETTLE_SECONDS=30  LOG_DIR=dir (keeps the agent logs)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WINDOW=600
+BACKENDS=(iptables nftables)
+SERVICES=10000
+ENTRIES=1000
+SETTLE_SECONDS=${SETTLE_SECONDS:-30}
+LOG_DIR=${LOG_DIR:-}
+while (($#)); do
+  case $1 in
+    --window) WINDOW=$2; shift 2 ;;
+    --backend) [[ $2 == both ]] && BACKENDS=(iptables nftables) || BACKENDS=("$2"); shift 2 ;;
+    --services) SERVICES=$2; shift 2 ;;
+    --entries) ENTRIES=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+AGENT_JAR=${AGENT_JAR:-$ROOT/node-agent/target/metaleg-node-agent.jar}
+LAB_JAR=${LAB_JAR:-$ROOT/lab/target/metaleg-lab.jar}
+for jar in "$AGENT_JAR" "$LAB_JAR"; do
+  [[ -f $jar ]] || { echo "missing $jar (mvn -B -pl node-agent,lab -am package -DskipTests)" >&2; exit 1; }
+done
+[[ $(id -u) == 0 ]] || { echo "needs root (network namespaces)" >&2; exit 1; }
+AGENT_OPTS=$(sed -n '/name: JAVA_TOOL_OPTIONS/{n;s/.*value: "\(.*\)"/\1/p}' "$ROOT/config/agent/daemonset.yaml")
+[[ -n $AGENT_OPTS ]] || { echo "no JAVA_TOOL_OPTIONS in config/agent/daemonset.yaml" >&2; exit 1; }
+
+NODE=bench-node
+WORK=$(mktemp -d /tmp/megB-cpu.XXXXXX)
+NS=""
+AGENT_PID=""
+API_PID=""
+cleanup() {
+  [[ -n $AGENT_PID ]] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null || true
+  [[ -n $API_PID ]] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null || true
+  AGENT_PID="" API_PID=""
+  [[ -n $NS ]] && ip netns del "$NS" 2>/dev/null || true
+  NS=""
+}
+trap 'cleanup; [[ -n $LOG_DIR ]] && cp "$WORK"/*.log "$LOG_DIR"/ 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+in_ns() { ip netns exec "$NS" "$@"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+ticks() { # "self children": utime+stime and cutime+cstime of one pid, in clock ticks
+  awk '{ sub(/^.*\) /, ""); print $12 + $13, $14 + $15 }' "/proc/$1/stat"
+}
+HZ=$(getconf CLK_TCK)
+
+# the EgressPlan, as bench/agent-rss.sh builds it
+plan_json() { # entries
+  python3 - "$1" "$NODE" <<'EOF'
+import json, sys
+n, node = int(sys.argv[1]), sys.argv[2]
+entries = []
+for i in range(n):
+    role = ["Gateway", "Reject", "Forward"][i % 3]
+    gw = i % 10 + 1
+    k0 = i * 20
+    e = {
+        "service": f"bench/svc-{i}",
+        "role": role,
+        "sourceIPv4s": [f"10.{244 + (k >> 16)}.{(k >> 8) & 255}.{k & 255}" for k in range(k0, k0 + 20)],
+        "sourceIPv6s": [f"fd00:10:244::{k >> 16:x}:{k & 0xffff:x}" for k in range(k0, k0 + 20)],
+    }
+    if role == "Forward":
+        e.update(reason="AnnouncedByOtherNode", gatewayNode=f"gw-{gw}",
+                 gatewayIPv4=f"192.0.2.{gw}", gatewayIPv6=f"2001:db8::{gw:x}")
+    elif role == "Gateway":
+        e.update(reason="AnnouncedByThisNode", gatewayNode=node,
+                 snatIPv4=f"198.51.{100 + i // 250}.{i % 250 + 1}", snatIPv6=f"2001:db8:100::{i >> 16:x}:{i & 0xffff:x}")
+    else:
+        e.update(reason="NoAnnouncer")
+    entries.append(e)
+print(json.dumps({
+    "apiVersion": "metaleg.de/v1alpha1", "kind": "EgressPlan",
+    "metadata": {"name": node, "labels": {"metaleg.de/node": node}},
+    "spec": {"nodeName": node, "entries": entries},
+}))
+EOF
+}
+
+kube_proxy() { # the ruleset, both families, chunked (iptables-nft restore time grows fast)
+  local fam pre n k
+  for fam in 4 6; do
+    pre=$([[ $fam == 6 ]] && echo ip6 || echo ip)
+    n=$(java -cp "$AGENT_JAR" de.metaleg.agent.bench.KubeProxyRuleset iptables $fam "$SERVICES")
+    for ((k = 0; k < n; k++)); do
+      java -cp "$AGENT_JAR" de.metaleg.agent.bench.KubeProxyRuleset iptables $fam "$SERVICES" $k |
+        in_ns "${pre}tables-nft-restore" -w --noflush
+    done
+  done
+}
+
+measure() { # backend
+  local backend=$1
+  NS=megB-cpu-$$-$backend
+  ip netns add "$NS"
+  in_ns sh -c 'ip link set lo up &&
+    sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 &&
+    ip link add lan0 type veth peer name lan1 && ip link set lan0 up && ip link set lan1 up &&
+    ip addr add 192.0.2.254/24 dev lan0 && ip addr add 2001:db8::fe/64 dev lan0 nodad'
+  local t0
+  t0=$(now_ms)
+  kube_proxy
+  echo "$backend: kube-proxy ruleset for $SERVICES Services loaded in $((($(now_ms) - t0) / 1000)) s:" \
+    "$(in_ns iptables-nft-save 2>/dev/null | grep -c '^-A') IPv4 rules," \
+    "$(in_ns ip6tables-nft-save 2>/dev/null | grep -c '^-A') IPv6 rules"
+
+  ip netns exec "$NS" java -Xmx512m -jar "$LAB_JAR" --address 127.0.0.1 --port 6443 \
+    --kubeconfig "$WORK/kubeconfig" >"$WORK/api-$backend.log" 2>&1 &
+  API_PID=$!
+  for _ in $(seq 300); do grep -qs listening "$WORK/api-$backend.log" && break; sleep 0.1; done
+  grep -q listening "$WORK/api-$backend.log" || { cat "$WORK/api-$backend.log" >&2; return 1; }
+  plan_json "$ENTRIES" >"$WORK/plan.json"
+  in_ns curl -sf -o /dev/null -H 'Content-Type: application/json' \
+    --data-binary "@$WORK/plan.json" http://127.0.0.1:6443/apis/metaleg.de/v1alpha1/egressplans
+
+  local log=$WORK/agent-$backend.log
+  : >"$log"
+  ip netns exec "$NS" env NODE_NAME=$NODE KUBECONFIG="$WORK/kubeconfig" \
+    FIREWALL_BACKEND="$backend" JAVA_TOOL_OPTIONS="$AGENT_OPTS" \
+    java -jar "$AGENT_JAR" >"$log" 2>&1 &
+  AGENT_PID=$!
+  t0=$(now_ms)
+  until grep -q "full sync of generation" "$log"; do
+    kill -0 "$AGENT_PID" 2>/dev/null || { tail -5 "$log" >&2; return 1; }
+    (($(now_ms) - t0 < 180000)) || { echo "no sync within 180 s" >&2; tail -5 "$log" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "$backend: first sync: $(grep -o 'full sync of generation.*took [0-9]* ms' "$log" | head -1 | grep -o 'took [0-9]* ms')"
+  sleep "$SETTLE_SECONDS"
+  local s0 k0 s1 k1 w0 w1 resyncs
+  resyncs=$(grep -c "full sync of generation" "$log")
+  kill -0 "$AGENT_PID" 2>/dev/null || { echo "$backend: agent exited:" >&2; tail -5 "$log" >&2; return 1; }
+  read -r s0 k0 < <(ticks "$AGENT_PID")
+  w0=$(now_ms)
+  sleep "$WINDOW"
+  kill -0 "$AGENT_PID" 2>/dev/null || { echo "$backend: agent exited:" >&2; tail -5 "$log" >&2; return 1; }
+  read -r s1 k1 < <(ticks "$AGENT_PID")
+  w1=$(now_ms)
+  resyncs=$(($(grep -c "full sync of generation" "$log") - resyncs))
+  awk -v s=$((s1 - s0)) -v k=$((k1 - k0)) -v hz="$HZ" -v w=$((w1 - w0)) -v b="$backend" -v r="$resyncs" 'BEGIN {
+    printf "%s: idle CPU %.2f%% of one core (%.2f s CPU in %.0f s: JVM %.2f s, children %.2f s; %d full resyncs in the window)\n",
+      b, 100 * (s + k) / hz / (w / 1000), (s + k) / hz, w / 1000, s / hz, k / hz, r }'
+  echo "$backend: canary resyncs during the window: $(grep -c "canary: owned kernel state changed" "$log" || true)"
+
+  # detection: flush one owned chain, wait for the canary's log line
+  local before t1 took
+  before=$(grep -c "canary: owned kernel state changed" "$log" || true)
+  if [[ $backend == nftables ]]; then
+    in_ns nft flush chain inet metaleg postrouting
+  else
+    in_ns iptables-nft -w -t mangle -F METALEG-MARK
+  fi
+  t0=$(now_ms)
+  until (($(grep -c "canary: owned kernel state changed" "$log" || true) > before)); do
+    (($(now_ms) - t0 < 60000)) || { echo "$backend: drift not detected within 60 s" >&2; return 1; }
+    sleep 0.05
+  done
+  t1=$(now_ms)
+  local n
+  n=$(grep -c "full sync of generation" "$log")
+  until (($(grep -c "full sync of generation" "$log") > n)); do sleep 0.05; done
+  took=$(grep -o "full sync of generation.*took [0-9]* ms" "$log" | tail -1 | grep -o "took [0-9]* ms")
+  echo "$backend: flushed chain detected after $((t1 - t0)) ms; the full resync it triggered $took"
+  grep -E "WARN|ERROR" "$log" | grep -v -e VersionUsageUtils -e "canary: owned" | head -3 | cut -c1-300 |
+    sed "s/^/$backend: agent log: /" || true
+  cleanup
+}
+
+echo "agent: $AGENT_JAR; window ${WINDOW} s after ${SETTLE_SECONDS} s settle; $SERVICES Services; $ENTRIES entries"
+echo "$(nproc) cores, $(java -version 2>&1 | head -1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for b in "${BACKENDS[@]}"; do
+  measure "$b"
+  cleanup
+done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
