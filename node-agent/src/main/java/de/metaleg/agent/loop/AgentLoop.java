@@ -64,11 +64,15 @@ public final class AgentLoop implements AutoCloseable {
   private EgressPlanStatus written;
   private EgressPlanStatus unwritten;
   private Instant writtenAt = Instant.EPOCH;
+  private Duration statusBackoff = Duration.ZERO;
+  private boolean statusRetryScheduled;
   private Duration backoff = Duration.ZERO;
   private volatile boolean ready;
   private volatile Instant syncStartedAt;
   private String lastShape = "";
   static final Duration STUCK_AFTER = Duration.ofMinutes(5);
+  static final Duration STATUS_RETRY_FIRST = Duration.ofMillis(100);
+  static final Duration STATUS_RETRY_MAX = Duration.ofSeconds(10);
 
   public AgentLoop(
       String nodeName,
@@ -180,6 +184,11 @@ public final class AgentLoop implements AutoCloseable {
         LOG.warn("cannot recover the programmed state of {}: {}", toRecover, e.getMessage());
       }
     }
+    if (written == null && plan.getStatus() != null) {
+      // after a restart: the status the previous process wrote is the one conditions transition
+      // from, so lastTransitionTime survives restarts (the informer's copy, no extra read)
+      written = plan.getStatus();
+    }
     long generation = Optional.ofNullable(plan.getMetadata().getGeneration()).orElse(0L);
     long t0 = System.nanoTime();
     Optional<String> failure = Optional.empty();
@@ -230,7 +239,7 @@ public final class AgentLoop implements AutoCloseable {
     long millis = Duration.ofNanos(System.nanoTime() - t0).toMillis();
     EgressPlanStatus status =
         StatusBuilder.build(
-            written,
+            unwritten != null ? unwritten : written,
             new StatusBuilder.Outcome(
                 generation,
                 programmed,
@@ -246,7 +255,10 @@ public final class AgentLoop implements AutoCloseable {
 
   /**
    * Writes unless only the sync time changed; a heartbeat write still happens once per resync
-   * interval so lastSyncTime does not go stale forever.
+   * interval so lastSyncTime does not go stale forever. The write has no resourceVersion
+   * precondition (see {@link StatusSink}), so a spec write in between cannot make it fail; other
+   * API errors are retried with back-off from {@link #STATUS_RETRY_FIRST} to {@link
+   * #STATUS_RETRY_MAX}, always with the newest unwritten status.
    */
   private void writeStatus(EgressPlanStatus status) {
     boolean heartbeatDue = clock.instant().isAfter(writtenAt.plus(resyncInterval));
@@ -254,15 +266,42 @@ public final class AgentLoop implements AutoCloseable {
       unwritten = null;
       return;
     }
+    unwritten = status;
+    flushStatus();
+  }
+
+  private void flushStatus() {
+    EgressPlanStatus status = unwritten;
+    if (status == null || latest == null) {
+      return; // nothing to write, or the plan is gone (a new plan brings a new sync)
+    }
     try {
       statusSink.write(nodeName, status);
       written = status;
       writtenAt = clock.instant();
       unwritten = null;
+      statusBackoff = Duration.ZERO;
       metrics.statusWritten();
     } catch (RuntimeException e) {
-      unwritten = status;
-      LOG.warn("cannot write EgressPlan {} status (will retry): {}", nodeName, e.getMessage());
+      statusBackoff =
+          statusBackoff.isZero()
+              ? STATUS_RETRY_FIRST
+              : min(statusBackoff.multipliedBy(2), STATUS_RETRY_MAX);
+      LOG.warn(
+          "cannot write EgressPlan {} status, retrying in {} ms: {}",
+          nodeName,
+          statusBackoff.toMillis(),
+          e.getMessage());
+      if (!statusRetryScheduled) {
+        statusRetryScheduled = true;
+        worker.schedule(
+            () -> {
+              statusRetryScheduled = false;
+              flushStatus();
+            },
+            statusBackoff.toMillis(),
+            TimeUnit.MILLISECONDS);
+      }
     }
   }
 
@@ -275,9 +314,6 @@ public final class AgentLoop implements AutoCloseable {
           nodeName);
     }
     try {
-      if (unwritten != null) {
-        writeStatus(unwritten);
-      }
       Optional<String> drift = dataplane.drift();
       if (drift.isPresent()) {
         LOG.warn(
