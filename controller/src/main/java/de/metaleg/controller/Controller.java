@@ -14,6 +14,9 @@ import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
 import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Wires the controller: planning state, event source, reconciler, JOSDK operator (JSON merge patch,
@@ -21,6 +24,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * the mock-server tests, so both run the same code.
  */
 public final class Controller implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Controller.class);
   private final Operator operator;
   private final ClusterWatch watch;
   private final EventRecorder events;
@@ -37,6 +41,7 @@ public final class Controller implements AutoCloseable {
       MeterRegistry registry,
       int maxPlanBytes,
       Runnable onLostLeadership) {
+    registry.config().meterFilter(ControllerMetrics.fixedBuckets());
     leading = new AtomicBoolean(!config.leaderElection());
     PlanningState state = new PlanningState(config.plannerConfig());
     ControllerMetrics metrics = new ControllerMetrics(registry, state);
@@ -107,11 +112,18 @@ public final class Controller implements AutoCloseable {
    * slow initial list does not get the pod killed.
    */
   public boolean healthy() {
+    return healthy(
+        () -> operator.getRuntimeInfo().isStarted(),
+        () -> operator.getRuntimeInfo().allEventSourcesAreHealthy());
+  }
+
+  /** False when the check itself throws: a liveness probe that cannot tell is not a pass. */
+  static boolean healthy(BooleanSupplier started, BooleanSupplier eventSourcesHealthy) {
     try {
-      return !operator.getRuntimeInfo().isStarted()
-          || operator.getRuntimeInfo().allEventSourcesAreHealthy();
+      return !started.getAsBoolean() || eventSourcesHealthy.getAsBoolean();
     } catch (RuntimeException e) {
-      return true;
+      LOG.warn("health check failed, reporting unhealthy: {}", e.toString());
+      return false;
     }
   }
 

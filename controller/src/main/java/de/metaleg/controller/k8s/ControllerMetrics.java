@@ -3,6 +3,7 @@ package de.metaleg.controller.k8s;
 import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
 import de.metaleg.api.v1alpha1.Role;
+import de.metaleg.common.LatencyBuckets;
 import de.metaleg.controller.plan.EgressPlanner;
 import de.metaleg.controller.plan.IpAddr;
 import de.metaleg.controller.plan.NodeInfo;
@@ -10,8 +11,11 @@ import de.metaleg.controller.plan.PlanningState;
 import de.metaleg.controller.plan.ResolvedService;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.config.MeterFilter;
+import io.micrometer.core.instrument.distribution.DistributionStatisticConfig;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.Set;
@@ -96,6 +100,27 @@ public final class ControllerMetrics {
   public void nodeGone(String node) {
     entriesByNode.remove(node);
     oversized.remove(node);
+  }
+
+  /**
+   * Replaces the ~70 buckets of every percentile-histogram timer (JOSDK's reconciliation timers ask
+   * for one) by the {@link LatencyBuckets}. Install before any meter is registered.
+   */
+  public static MeterFilter fixedBuckets() {
+    double[] nanos = LatencyBuckets.bounds().stream().mapToDouble(d -> d.toNanos()).toArray();
+    return new MeterFilter() {
+      @Override
+      public DistributionStatisticConfig configure(Meter.Id id, DistributionStatisticConfig c) {
+        if (id.getType() != Meter.Type.TIMER || !Boolean.TRUE.equals(c.isPercentileHistogram())) {
+          return c;
+        }
+        return DistributionStatisticConfig.builder()
+            .percentilesHistogram(false)
+            .serviceLevelObjectives(nanos)
+            .build()
+            .merge(c);
+      }
+    };
   }
 
   private static double sum(Map<String, EnumMap<Role, Integer>> m, Role role) {

@@ -2,6 +2,7 @@ package de.metaleg.agent.loop;
 
 import de.metaleg.agent.render.DesiredState;
 import de.metaleg.api.v1alpha1.Role;
+import de.metaleg.common.LatencyBuckets;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
@@ -68,9 +69,7 @@ public final class AgentMetrics {
     return Timer.builder("metaleg.agent.sync.duration")
         .description("Time to program the kernel for one sync")
         .tag("kind", kind)
-        .publishPercentileHistogram()
-        .minimumExpectedValue(Duration.ofMillis(1))
-        .maximumExpectedValue(Duration.ofSeconds(10))
+        .serviceLevelObjectives(LatencyBuckets.array())
         .register(registry);
   }
 
