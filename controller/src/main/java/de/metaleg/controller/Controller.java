@@ -6,6 +6,7 @@ import de.metaleg.controller.k8s.ControllerMetrics;
 import de.metaleg.controller.k8s.EgressPlanReconciler;
 import de.metaleg.controller.k8s.EventRecorder;
 import de.metaleg.controller.k8s.PlanWriter;
+import de.metaleg.controller.k8s.TriggerTimes;
 import de.metaleg.controller.plan.PlanningState;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
@@ -13,6 +14,7 @@ import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
 import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
@@ -47,9 +49,17 @@ public final class Controller implements AutoCloseable {
     ControllerMetrics metrics = new ControllerMetrics(registry, state);
     events = new EventRecorder(client, leading::get);
     PlanWriter writer = new PlanWriter(client, metrics, events, maxPlanBytes);
+    TriggerTimes triggers = new TriggerTimes(Clock.systemUTC());
     watch =
         new ClusterWatch(
-            client, state, config.reconciliationInterval(), events, metrics, writer, leading::get);
+            client,
+            state,
+            config.reconciliationInterval(),
+            events,
+            metrics,
+            writer,
+            leading::get,
+            triggers);
     operator =
         new Operator(
             o -> {
@@ -83,7 +93,7 @@ public final class Controller implements AutoCloseable {
                                   false)));
             });
     operator.register(
-        new EgressPlanReconciler(state, watch, writer, metrics),
+        new EgressPlanReconciler(state, watch, writer, metrics, triggers),
         o ->
             o.withOnUpdateFilter(
                 // Node status heartbeats do not concern plans; address changes do.

@@ -31,6 +31,7 @@ import java.util.function.Supplier;
  *   <li>{@code metaleg_controller_services{state=ok|rejected|no_endpoints|invalid}}
  *   <li>{@code metaleg_controller_plan_entries{role=Gateway|Forward|Reject}}: over all plans
  *   <li>{@code metaleg_controller_oversized_plans}: plans over the size limit
+ *   <li>{@code metaleg_controller_programming_duration_seconds}: change trigger time → plan written
  * </ul>
  */
 public final class ControllerMetrics {
@@ -39,11 +40,19 @@ public final class ControllerMetrics {
   private final Set<String> oversized = ConcurrentHashMap.newKeySet();
   private final Timer fullPlanning;
   private final Timer nodePlanning;
+  private final Timer programming;
 
   public ControllerMetrics(MeterRegistry registry, PlanningState state) {
     this.registry = registry;
     this.fullPlanning = planningTimer("full");
     this.nodePlanning = planningTimer("node");
+    this.programming =
+        Timer.builder("metaleg_controller_programming_duration_seconds")
+            .description(
+                "From a change's trigger time (EndpointSlice last-change-trigger-time, Service,"
+                    + " ServiceL2Status or Node write) to the EgressPlan write that carries it")
+            .serviceLevelObjectives(LatencyBuckets.array())
+            .register(registry);
     for (String s : new String[] {"ok", "rejected", "no_endpoints", "invalid"}) {
       Gauge.builder("metaleg_controller_services", state, st -> countServices(st, s))
           .description("Labelled Services by state")
@@ -74,6 +83,11 @@ public final class ControllerMetrics {
 
   public <T> T timeNodePlanning(Supplier<T> work) {
     return nodePlanning.record(work);
+  }
+
+  /** The controller's share of the network-programming latency of one plan write. */
+  public void planProgrammed(java.time.Duration sinceTrigger) {
+    programming.record(sinceTrigger.isNegative() ? java.time.Duration.ZERO : sinceTrigger);
   }
 
   public void planWritten(String operation) {

@@ -70,6 +70,8 @@ public final class AgentLoop implements AutoCloseable {
   private volatile boolean ready;
   private volatile Instant syncStartedAt;
   private String lastShape = "";
+  private final Instant startedAt;
+  private Instant lastTriggerMeasured;
   static final Duration STUCK_AFTER = Duration.ofMinutes(5);
   static final Duration STATUS_RETRY_FIRST = Duration.ofMillis(100);
   static final Duration STATUS_RETRY_MAX = Duration.ofSeconds(10);
@@ -91,6 +93,7 @@ public final class AgentLoop implements AutoCloseable {
     this.version = version;
     this.resyncInterval = resyncInterval;
     this.canaryInterval = canaryInterval;
+    this.startedAt = clock.instant();
   }
 
   public void start() {
@@ -200,6 +203,7 @@ public final class AgentLoop implements AutoCloseable {
       programmed = Optional.of(result.state());
       problems.addAll(result.state().problems());
       metrics.synced(result.full(), took, result.state(), clock.instant().getEpochSecond());
+      measureProgramming(plan);
       backoff = Duration.ZERO;
       ready = true;
       String summary =
@@ -325,6 +329,32 @@ public final class AgentLoop implements AutoCloseable {
       LOG.warn("canary check failed: {}", e.getMessage());
       trigger(true);
     }
+  }
+
+  /**
+   * The network-programming SLI: the plan's trigger time to now (kernel programmed), once per
+   * trigger time. As in kube-proxy, times from before this process started are not measured (a
+   * restart's first sync is not a change), nor is a plan without the annotation.
+   */
+  private void measureProgramming(EgressPlan plan) {
+    Map<String, String> annotations = plan.getMetadata().getAnnotations();
+    String value =
+        annotations == null ? null : annotations.get(EgressPlan.LAST_CHANGE_TRIGGER_TIME);
+    if (value == null) {
+      return;
+    }
+    Instant t;
+    try {
+      t = Instant.parse(value);
+    } catch (java.time.format.DateTimeParseException e) {
+      LOG.debug("ignoring unparsable {}: {}", EgressPlan.LAST_CHANGE_TRIGGER_TIME, value);
+      return;
+    }
+    if (t.isBefore(startedAt) || t.equals(lastTriggerMeasured)) {
+      return;
+    }
+    lastTriggerMeasured = t;
+    metrics.networkProgrammed(Duration.between(t, clock.instant()));
   }
 
   private static Duration min(Duration a, Duration b) {

@@ -24,6 +24,7 @@ public final class AgentMetrics {
   private final Counter failures;
   private final Counter canaryResyncs;
   private final Counter statusWrites;
+  private final Timer networkProgramming;
   private final Map<Role, AtomicInteger> entries = new EnumMap<>(Role.class);
   private final Map<Role, AtomicInteger> rules = new EnumMap<>(Role.class);
   private final AtomicInteger planPresent = new AtomicInteger();
@@ -43,6 +44,14 @@ public final class AgentMetrics {
     statusWrites =
         Counter.builder("metaleg.agent.status.writes")
             .description("EgressPlan status writes")
+            .register(registry);
+    networkProgramming =
+        Timer.builder("metaleg.network.programming.duration")
+            .description(
+                "From the trigger time of a change (the plan's metaleg.de/last-change-trigger-time:"
+                    + " EndpointSlice, Service, ServiceL2Status or Node change) to this node's"
+                    + " kernel programmed with it")
+            .serviceLevelObjectives(LatencyBuckets.array())
             .register(registry);
     for (Role r : Role.values()) {
       entries.put(r, new AtomicInteger());
@@ -87,6 +96,11 @@ public final class AgentMetrics {
     rules.get(Role.Gateway).set(state.snats().size());
     rules.get(Role.Reject).set(state.rejects().size() * 2);
     lastSuccess.set(epochSeconds);
+  }
+
+  /** One plan change, from its trigger time to the kernel programmed. */
+  public void networkProgrammed(Duration sinceTrigger) {
+    networkProgramming.record(sinceTrigger.isNegative() ? Duration.ZERO : sinceTrigger);
   }
 
   public void failed() {
