@@ -48,11 +48,15 @@ import java.util.function.Predicate;
  * from the repository root:
  *
  * <pre>
- * mvn -q -pl controller test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.cp \
+ * mvn -q -pl controller -am test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.cp \
  *     -Dmdep.includeScope=test
  * java -Xmx1g -cp controller/target/test-classes:controller/target/classes:$(cat controller/target/bench.cp) \
  *     de.metaleg.controller.bench.ApiServerBenchmark [repetitions]
  * </pre>
+ *
+ * <p>Sizes: {@code -Dbench.nodes=100 -Dbench.services=1000}. Start-up mode instead of the latency
+ * runs: {@code -Dbench.controllerCommand="java -jar controller/target/metaleg-controller.jar;;..."}
+ * spawns each command as its own JVM (see {@link #startProcess}).
  */
 public final class ApiServerBenchmark {
   static final int NODES = Integer.getInteger("bench.nodes", 100);
