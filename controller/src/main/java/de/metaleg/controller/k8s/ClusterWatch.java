@@ -133,14 +133,11 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
             a -> state.removeAnnouncer(Adapter.id(a))));
     plans.addEventHandler(handler(this::planChanged, this::planChanged));
 
-    // All lists in flight at once: one after another, start-up took the sum of five lists.
     List<SharedIndexInformer<?>> all = List.of(nodes, services, slices, announcers, plans);
     try {
-      java.util.concurrent.CompletableFuture.allOf(
-              all.stream()
-                  .map(i -> i.start().toCompletableFuture())
-                  .toArray(java.util.concurrent.CompletableFuture[]::new))
-          .get(2, TimeUnit.MINUTES);
+      for (SharedIndexInformer<?> i : all) {
+        i.start().toCompletableFuture().get(2, TimeUnit.MINUTES);
+      }
     } catch (Exception e) {
       throw new OperatorException("informers did not sync: " + e.getMessage(), e);
     }
