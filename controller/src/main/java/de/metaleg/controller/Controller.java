@@ -6,6 +6,7 @@ import de.metaleg.controller.k8s.ControllerMetrics;
 import de.metaleg.controller.k8s.EgressPlanReconciler;
 import de.metaleg.controller.k8s.EventRecorder;
 import de.metaleg.controller.k8s.PlanWriter;
+import de.metaleg.controller.k8s.TriggerTimes;
 import de.metaleg.controller.plan.PlanningState;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
@@ -13,7 +14,11 @@ import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
 import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Wires the controller: planning state, event source, reconciler, JOSDK operator (JSON merge patch,
@@ -21,6 +26,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * the mock-server tests, so both run the same code.
  */
 public final class Controller implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Controller.class);
   private final Operator operator;
   private final ClusterWatch watch;
   private final EventRecorder events;
@@ -37,14 +43,23 @@ public final class Controller implements AutoCloseable {
       MeterRegistry registry,
       int maxPlanBytes,
       Runnable onLostLeadership) {
+    registry.config().meterFilter(ControllerMetrics.fixedBuckets());
     leading = new AtomicBoolean(!config.leaderElection());
     PlanningState state = new PlanningState(config.plannerConfig());
     ControllerMetrics metrics = new ControllerMetrics(registry, state);
     events = new EventRecorder(client, leading::get);
     PlanWriter writer = new PlanWriter(client, metrics, events, maxPlanBytes);
+    TriggerTimes triggers = new TriggerTimes(Clock.systemUTC());
     watch =
         new ClusterWatch(
-            client, state, config.reconciliationInterval(), events, metrics, writer, leading::get);
+            client,
+            state,
+            config.reconciliationInterval(),
+            events,
+            metrics,
+            writer,
+            leading::get,
+            triggers);
     operator =
         new Operator(
             o -> {
@@ -78,7 +93,7 @@ public final class Controller implements AutoCloseable {
                                   false)));
             });
     operator.register(
-        new EgressPlanReconciler(state, watch, writer, metrics),
+        new EgressPlanReconciler(state, watch, writer, metrics, triggers),
         o ->
             o.withOnUpdateFilter(
                 // Node status heartbeats do not concern plans; address changes do.
@@ -107,11 +122,18 @@ public final class Controller implements AutoCloseable {
    * slow initial list does not get the pod killed.
    */
   public boolean healthy() {
+    return healthy(
+        () -> operator.getRuntimeInfo().isStarted(),
+        () -> operator.getRuntimeInfo().allEventSourcesAreHealthy());
+  }
+
+  /** False when the check itself throws: a liveness probe that cannot tell is not a pass. */
+  static boolean healthy(BooleanSupplier started, BooleanSupplier eventSourcesHealthy) {
     try {
-      return !operator.getRuntimeInfo().isStarted()
-          || operator.getRuntimeInfo().allEventSourcesAreHealthy();
+      return !started.getAsBoolean() || eventSourcesHealthy.getAsBoolean();
     } catch (RuntimeException e) {
-      return true;
+      LOG.warn("health check failed, reporting unhealthy: {}", e.toString());
+      return false;
     }
   }
 

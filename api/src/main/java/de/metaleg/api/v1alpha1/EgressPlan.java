@@ -64,6 +64,15 @@ public class EgressPlan extends CustomResource<EgressPlanSpec, EgressPlanStatus>
   /** Label carrying the node name on every plan, for selecting one node's plan. */
   public static final String NODE_LABEL = "metaleg.de/node";
 
+  /**
+   * Annotation the controller sets on each plan write that carries a change: the RFC 3339 time of
+   * the earliest change (EndpointSlice {@code endpoints.kubernetes.io/last-change-trigger-time},
+   * Service or ServiceL2Status write) not yet in a written plan. The agent measures {@code
+   * metaleg_network_programming_duration_seconds} from it. Absent when the write carries no tracked
+   * change (start-up, resync repairs, Node changes).
+   */
+  public static final String LAST_CHANGE_TRIGGER_TIME = "metaleg.de/last-change-trigger-time";
+
   /** Label on a Service that opts it in. */
   public static final String SERVICE_OPT_IN_LABEL = "metaleg.de/rewriteSrcIP";
 

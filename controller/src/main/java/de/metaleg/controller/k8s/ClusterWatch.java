@@ -20,6 +20,7 @@ import io.javaoperatorsdk.operator.processing.event.Event;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.AbstractEventSource;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -30,7 +31,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,6 +53,7 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
   private final ControllerMetrics metrics;
   private final PlanWriter writer;
   private final java.util.function.BooleanSupplier leading;
+  private final TriggerTimes triggers;
   private final Object lock = new Object();
 
   private SharedIndexInformer<Node> nodes;
@@ -71,7 +73,8 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
       EventRecorder events,
       ControllerMetrics metrics,
       PlanWriter writer,
-      java.util.function.BooleanSupplier leading) {
+      java.util.function.BooleanSupplier leading,
+      TriggerTimes triggers) {
     super(EgressPlan.class, "cluster-watch");
     this.client = client;
     this.state = state;
@@ -80,6 +83,7 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
     this.metrics = metrics;
     this.writer = writer;
     this.leading = leading;
+    this.triggers = triggers;
   }
 
   @Override
@@ -105,34 +109,32 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
 
     nodes.addEventHandler(
         handler(
-            n -> apply(state.putNode(Adapter.node(n))),
+            n -> state.putNode(Adapter.node(n)),
             n -> {
               String name = n.getMetadata().getName();
-              apply(state.removeNode(name));
+              apply(state.removeNode(name), triggers.deleteTime());
               if (leading.getAsBoolean()) {
                 writer.delete(name);
               }
+              return PlanningState.Update.NONE;
             }));
     services.addEventHandler(
         handler(
-            s -> apply(state.putService(Adapter.service(s))),
-            s -> apply(state.removeService(Adapter.key(s)))));
+            s -> state.putService(Adapter.service(s)), s -> state.removeService(Adapter.key(s))));
     slices.addEventHandler(
         handler(
             s ->
                 Adapter.sliceService(s)
-                    .ifPresent(
-                        k ->
-                            apply(
-                                state.putSlice(
-                                    k, s.getMetadata().getName(), Adapter.endpoints(s)))),
+                    .map(k -> state.putSlice(k, s.getMetadata().getName(), Adapter.endpoints(s)))
+                    .orElse(PlanningState.Update.NONE),
             s ->
                 Adapter.sliceService(s)
-                    .ifPresent(k -> apply(state.removeSlice(k, s.getMetadata().getName())))));
+                    .map(k -> state.removeSlice(k, s.getMetadata().getName()))
+                    .orElse(PlanningState.Update.NONE)));
     announcers.addEventHandler(
         handler(
-            a -> apply(state.putAnnouncer(Adapter.announcer(a))),
-            a -> apply(state.removeAnnouncer(Adapter.id(a)))));
+            a -> state.putAnnouncer(Adapter.announcer(a)),
+            a -> state.removeAnnouncer(Adapter.id(a))));
     plans.addEventHandler(handler(this::planChanged, this::planChanged));
 
     List<SharedIndexInformer<?>> all = List.of(nodes, services, slices, announcers, plans);
@@ -228,7 +230,7 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
                       bySlice,
                       l2));
       primed = true;
-      apply(u);
+      apply(u, Optional.empty());
       if (leading.getAsBoolean()) {
         for (EgressPlan p : plans.getStore().list()) {
           if (!state.hasNode(p.getMetadata().getName())) {
@@ -248,17 +250,20 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
   }
 
   /** A plan was edited or deleted by someone: let its node's reconcile compare and repair it. */
-  private void planChanged(EgressPlan p) {
+  private PlanningState.Update planChanged(EgressPlan p) {
     String name = p.getMetadata().getName();
     if (state.hasNode(name)) {
       trigger(Set.of(name));
     } else if (leading.getAsBoolean() && plans.getStore().getByKey(name) != null) {
       writer.delete(name); // a plan for a node that does not exist
     }
+    return PlanningState.Update.NONE;
   }
 
-  private void apply(PlanningState.Update u) {
+  /** After the state took the change: its time goes to the affected nodes, then they reconcile. */
+  private void apply(PlanningState.Update u, Optional<Instant> changedAt) {
     u.findings().forEach(events::record);
+    triggers.record(u.nodes(), changedAt);
     trigger(u.nodes());
     metrics.gatewayServices(state.gatewayServices());
     scheduleExpiry();
@@ -305,32 +310,32 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
   }
 
   private <T extends HasMetadata> ResourceEventHandler<T> handler(
-      Consumer<T> upsert, Consumer<T> delete) {
+      Function<T, PlanningState.Update> upsert, Function<T, PlanningState.Update> delete) {
     return new ResourceEventHandler<>() {
       @Override
       public void onAdd(T obj) {
-        guarded(upsert, obj);
+        guarded(() -> apply(upsert.apply(obj), triggers.changeTime(obj, true)));
       }
 
       @Override
       public void onUpdate(T oldObj, T newObj) {
-        guarded(upsert, newObj);
+        guarded(() -> apply(upsert.apply(newObj), triggers.changeTime(newObj, false)));
       }
 
       @Override
       public void onDelete(T obj, boolean deletedFinalStateUnknown) {
-        guarded(delete, obj);
+        guarded(() -> apply(delete.apply(obj), triggers.deleteTime()));
       }
     };
   }
 
-  private <T> void guarded(Consumer<T> action, T obj) {
+  private void guarded(Runnable action) {
     synchronized (lock) {
       if (!primed) {
         return; // the initial resync reads the caches, which already hold this object
       }
       try {
-        action.accept(obj);
+        action.run();
       } catch (RuntimeException e) {
         LOG.error("handling a change failed; the next resync repairs the state", e);
       }

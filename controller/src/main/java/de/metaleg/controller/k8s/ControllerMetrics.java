@@ -3,6 +3,7 @@ package de.metaleg.controller.k8s;
 import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
 import de.metaleg.api.v1alpha1.Role;
+import de.metaleg.common.LatencyBuckets;
 import de.metaleg.controller.plan.EgressPlanner;
 import de.metaleg.controller.plan.IpAddr;
 import de.metaleg.controller.plan.NodeInfo;
@@ -15,6 +16,8 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.config.MeterFilter;
+import io.micrometer.core.instrument.distribution.DistributionStatisticConfig;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +39,7 @@ import java.util.function.Supplier;
  *   <li>{@code metaleg_controller_services_without_gateway}: Services no announcer names a node for
  *       right now (bridged by the grace period or not)
  *   <li>{@code metaleg_controller_gateway_moves_total{service}}: announcer moves to another node
+ *   <li>{@code metaleg_controller_programming_duration_seconds}: change trigger time → plan written
  * </ul>
  *
  * <p>The per-Service series exist while the Service is labelled and usable (a LoadBalancer with an
@@ -49,12 +53,20 @@ public final class ControllerMetrics {
   private final Timer nodePlanning;
   private final PlanningState state;
   private final Map<ServiceKey, List<Meter>> gatewayMeters = new ConcurrentHashMap<>();
+  private final Timer programming;
 
   public ControllerMetrics(MeterRegistry registry, PlanningState state) {
     this.registry = registry;
     this.state = state;
     this.fullPlanning = planningTimer("full");
     this.nodePlanning = planningTimer("node");
+    this.programming =
+        Timer.builder("metaleg_controller_programming_duration_seconds")
+            .description(
+                "From a change's trigger time (EndpointSlice last-change-trigger-time, Service,"
+                    + " ServiceL2Status or Node write) to the EgressPlan write that carries it")
+            .serviceLevelObjectives(LatencyBuckets.array())
+            .register(registry);
     for (String s : new String[] {"ok", "rejected", "no_endpoints", "invalid"}) {
       Gauge.builder("metaleg_controller_services", state, st -> countServices(st, s))
           .description("Labelled Services by state")
@@ -127,6 +139,11 @@ public final class ControllerMetrics {
     return nodePlanning.record(work);
   }
 
+  /** The controller's share of the network-programming latency of one plan write. */
+  public void planProgrammed(java.time.Duration sinceTrigger) {
+    programming.record(sinceTrigger.isNegative() ? java.time.Duration.ZERO : sinceTrigger);
+  }
+
   public void planWritten(String operation) {
     Counter.builder("metaleg_controller_plans_written_total")
         .description("EgressPlan writes by the controller")
@@ -151,6 +168,27 @@ public final class ControllerMetrics {
   public void nodeGone(String node) {
     entriesByNode.remove(node);
     oversized.remove(node);
+  }
+
+  /**
+   * Replaces the ~70 buckets of every percentile-histogram timer (JOSDK's reconciliation timers ask
+   * for one) by the {@link LatencyBuckets}. Install before any meter is registered.
+   */
+  public static MeterFilter fixedBuckets() {
+    double[] nanos = LatencyBuckets.bounds().stream().mapToDouble(d -> d.toNanos()).toArray();
+    return new MeterFilter() {
+      @Override
+      public DistributionStatisticConfig configure(Meter.Id id, DistributionStatisticConfig c) {
+        if (id.getType() != Meter.Type.TIMER || !Boolean.TRUE.equals(c.isPercentileHistogram())) {
+          return c;
+        }
+        return DistributionStatisticConfig.builder()
+            .percentilesHistogram(false)
+            .serviceLevelObjectives(nanos)
+            .build()
+            .merge(c);
+      }
+    };
   }
 
   private static double sum(Map<String, EnumMap<Role, Integer>> m, Role role) {

@@ -10,6 +10,7 @@ import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 
@@ -26,13 +27,19 @@ public final class EgressPlanReconciler implements Reconciler<Node> {
   private final ClusterWatch watch;
   private final PlanWriter writer;
   private final ControllerMetrics metrics;
+  private final TriggerTimes triggers;
 
   public EgressPlanReconciler(
-      PlanningState state, ClusterWatch watch, PlanWriter writer, ControllerMetrics metrics) {
+      PlanningState state,
+      ClusterWatch watch,
+      PlanWriter writer,
+      ControllerMetrics metrics,
+      TriggerTimes triggers) {
     this.state = state;
     this.watch = watch;
     this.writer = writer;
     this.metrics = metrics;
+    this.triggers = triggers;
   }
 
   @Override
@@ -43,13 +50,20 @@ public final class EgressPlanReconciler implements Reconciler<Node> {
     }
     // 2. Desired plan; empty while the input informer has not seen this Node yet (it will
     //    trigger this node again when it does).
+    //    Changes are taken before planning, so the plan contains every change taken.
     String name = node.getMetadata().getName();
+    Optional<Instant> changedAt = triggers.take(name);
     Optional<EgressPlanSpec> desired = metrics.timeNodePlanning(() -> state.plan(name));
     if (desired.isEmpty()) {
       return UpdateControl.noUpdate();
     }
     // 3. Write it if the stored plan differs (spec, node label, owner reference).
-    writer.sync(node, desired.get(), watch.plan(name));
+    try {
+      writer.sync(node, desired.get(), watch.plan(name), changedAt);
+    } catch (RuntimeException e) {
+      triggers.putBack(name, changedAt); // JOSDK retries; the retry's write carries it
+      throw e;
+    }
     return UpdateControl.noUpdate();
   }
 

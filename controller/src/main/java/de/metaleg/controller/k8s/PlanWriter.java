@@ -12,6 +12,8 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -57,14 +59,24 @@ public final class PlanWriter {
 
   /** Brings the node's plan to {@code desired}; {@code cached} is the informer's copy. */
   public void sync(Node node, EgressPlanSpec desired, Optional<EgressPlan> cached) {
+    sync(node, desired, cached, Optional.empty());
+  }
+
+  /**
+   * As above; a write carries {@code changedAt} (the earliest change it contains, see {@link
+   * TriggerTimes}) as annotation {@link EgressPlan#LAST_CHANGE_TRIGGER_TIME}, or none. The
+   * annotation alone never causes a write. Returns whether it wrote.
+   */
+  public boolean sync(
+      Node node, EgressPlanSpec desired, Optional<EgressPlan> cached, Optional<Instant> changedAt) {
     String name = node.getMetadata().getName();
     OwnerReference owner = ownerOf(node);
     metrics.planDesired(desired);
     if (cached.isPresent() && upToDate(cached.get(), desired, owner)) {
-      return;
+      return false;
     }
     if (cached.isPresent() && cacheLags(name, cached.get(), desired)) {
-      return; // our own write is not in the cache yet; its event will bring us back here
+      return false; // our own write is not in the cache yet; its event will bring us back here
     }
     String json = Serialization.asJson(desired);
     int size = json.getBytes(StandardCharsets.UTF_8).length;
@@ -73,14 +85,23 @@ public final class PlanWriter {
     if (cached.isEmpty()) {
       EgressPlan plan = EgressPlan.forNode(name, desired);
       plan.getMetadata().setOwnerReferences(List.of(owner));
+      changedAt.ifPresent(
+          t ->
+              plan.getMetadata()
+                  .setAnnotations(
+                      new java.util.TreeMap<>(
+                          Map.of(EgressPlan.LAST_CHANGE_TRIGGER_TIME, t.toString()))));
       // A 409 (created meanwhile, cache behind) fails this reconcile; JOSDK retries it.
       result = client.resource(plan).create();
       metrics.planWritten("create");
       LOG.info("created EgressPlan {} ({} entries)", name, desired.getEntries().size());
     } else {
-      result = replace(newest(name, cached.get()), cached.get().getStatus(), desired, owner);
+      result =
+          replace(newest(name, cached.get()), cached.get().getStatus(), desired, owner, changedAt);
     }
     written.put(name, new Written(result.getMetadata(), desired));
+    changedAt.ifPresent(t -> metrics.planProgrammed(Duration.between(t, Instant.now())));
+    return true;
   }
 
   /**
@@ -89,13 +110,21 @@ public final class PlanWriter {
    * it on the main resource anyway (status subresource).
    */
   private EgressPlan replace(
-      ObjectMeta base, EgressPlanStatus status, EgressPlanSpec desired, OwnerReference owner) {
-    EgressPlan plan = new EgressPlan();
-    plan.setMetadata(
+      ObjectMeta base,
+      EgressPlanStatus status,
+      EgressPlanSpec desired,
+      OwnerReference owner,
+      Optional<Instant> changedAt) {
+    ObjectMetaBuilder meta =
         new ObjectMetaBuilder(base)
             .addToLabels(EgressPlan.NODE_LABEL, base.getName())
-            .withOwnerReferences(owner)
-            .build());
+            .withOwnerReferences(owner);
+    // an older write's trigger time must not stay: the agent would measure it again
+    meta.removeFromAnnotations(EgressPlan.LAST_CHANGE_TRIGGER_TIME);
+    changedAt.ifPresent(
+        t -> meta.addToAnnotations(EgressPlan.LAST_CHANGE_TRIGGER_TIME, t.toString()));
+    EgressPlan plan = new EgressPlan();
+    plan.setMetadata(meta.build());
     plan.setSpec(desired);
     plan.setStatus(status);
     EgressPlan result = client.resource(plan).update();

@@ -6,7 +6,6 @@ import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlan;
 import de.metaleg.controller.Controller;
 import de.metaleg.controller.ControllerConfig;
-import de.metaleg.controller.k8s.MockCluster;
 import de.metaleg.controller.k8s.PlanWriter;
 import de.metaleg.testing.CrudApiServer;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
@@ -15,14 +14,12 @@ import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.ServiceStatusBuilder;
-import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import io.fabric8.kubernetes.client.utils.Serialization;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
@@ -51,15 +48,19 @@ import java.util.function.Predicate;
  * from the repository root:
  *
  * <pre>
- * mvn -q -pl controller test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.cp \
+ * mvn -q -pl controller -am test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.cp \
  *     -Dmdep.includeScope=test
  * java -Xmx1g -cp controller/target/test-classes:controller/target/classes:$(cat controller/target/bench.cp) \
  *     de.metaleg.controller.bench.ApiServerBenchmark [repetitions]
  * </pre>
+ *
+ * <p>Sizes: {@code -Dbench.nodes=100 -Dbench.services=1000}. Start-up mode instead of the latency
+ * runs: {@code -Dbench.controllerCommand="java -jar controller/target/metaleg-controller.jar;;..."}
+ * spawns each command as its own JVM (see {@link #startProcess}).
  */
 public final class ApiServerBenchmark {
-  static final int NODES = 100;
-  static final int SERVICES = 1_000;
+  static final int NODES = Integer.getInteger("bench.nodes", 100);
+  static final int SERVICES = Integer.getInteger("bench.services", 1_000);
   static final int ENDPOINTS = 10;
   static final String NS = "app";
   static final String METALLB = "metallb-system";
@@ -108,7 +109,17 @@ public final class ApiServerBenchmark {
       System.out.printf(
           "populated %d nodes, %d services x %d endpoints in %d ms%n",
           NODES, SERVICES, ENDPOINTS, ms(System.nanoTime() - t0));
-      b.run(repetitions);
+      String commands = System.getProperty("bench.controllerCommand");
+      if (commands != null) {
+        SharedIndexInformer<EgressPlan> informer =
+            b.observer.resources(EgressPlan.class).inform(b.new PlanHandler());
+        for (String command : commands.split(";;")) {
+          b.startProcess(command);
+        }
+        informer.close();
+      } else {
+        b.run(repetitions);
+      }
     } catch (Throwable e) {
       e.printStackTrace();
       System.exit(1); // the mock server's threads are not daemons: they would keep the JVM up
@@ -162,6 +173,59 @@ public final class ApiServerBenchmark {
             + " stopped (the controller's own heap)%n",
         heapBefore >> 20, heapWith >> 20, (heapWith - heapAfter) >> 20);
     informer.close();
+  }
+
+  /**
+   * Start-up as a pod sees it: spawns {@code command} (e.g. {@code java -jar
+   * controller/target/metaleg-controller.jar}) with KUBECONFIG at the mock server and prints the
+   * time from spawning the JVM to all plans written. The child's output goes to
+   * target/bench-controller.log; it is stopped with SIGTERM (so an -XX:ArchiveClassesAtExit run
+   * writes its archive).
+   */
+  void startProcess(String command) throws Exception {
+    // a clean slate: the JVM under test creates every plan
+    admin.resources(EgressPlan.class).delete();
+    while (!plans.isEmpty()) {
+      Thread.sleep(50);
+    }
+    Path kubeconfig = Files.createTempFile("bench-kubeconfig", ".yaml");
+    Files.writeString(
+        kubeconfig,
+        String.join(
+            "\n",
+            "apiVersion: v1",
+            "kind: Config",
+            "clusters: [{name: mock, cluster: {server: '"
+                + admin.getConfiguration().getMasterUrl()
+                + "'}}]",
+            "users: [{name: mock, user: {token: bench}}]",
+            "contexts: [{name: mock, context: {cluster: mock, user: mock}}]",
+            "current-context: mock",
+            ""));
+    CompletableFuture<Long> all = expect(allPlans());
+    ProcessBuilder pb = new ProcessBuilder(command.trim().split("\\s+"));
+    pb.environment().put("KUBECONFIG", kubeconfig.toString());
+    pb.environment().put("METRICS_BIND_ADDRESS", "0");
+    pb.environment().put("HEALTH_PROBE_BIND_ADDRESS", "0");
+    pb.environment().put("RECONCILIATION_INTERVAL", "1h");
+    pb.redirectErrorStream(true)
+        .redirectOutput(
+            ProcessBuilder.Redirect.appendTo(Path.of("target/bench-controller.log").toFile()));
+    long start = System.nanoTime();
+    Process child = pb.start();
+    try {
+      long allWritten = all.get(300, TimeUnit.SECONDS);
+      System.out.printf(
+          "%s: controller JVM start to all %d plans written: %d ms (%d entries)%n",
+          command.trim(),
+          plans.size(),
+          ms(allWritten - start),
+          plans.values().stream().mapToInt(p -> p.getSpec().getEntries().size()).sum());
+    } finally {
+      child.destroy();
+      child.waitFor(60, TimeUnit.SECONDS);
+      Files.deleteIfExists(kubeconfig);
+    }
   }
 
   private void warmUp(int n) throws Exception {
@@ -289,13 +353,11 @@ public final class ApiServerBenchmark {
   // --- cluster content -------------------------------------------------------------------
 
   void populate() throws Exception {
-    registerCrds();
-    for (String ns : List.of(NS, METALLB)) {
-      admin
-          .namespaces()
-          .resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build())
-          .create();
-    }
+    // CrudApiServer.start registered both CRDs and the metallb-system namespace
+    admin
+        .namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
+        .create();
     for (int n = 0; n < NODES; n++) {
       admin
           .nodes()
@@ -308,7 +370,7 @@ public final class ApiServerBenchmark {
                   .withNewStatus()
                   .addNewAddress()
                   .withType("InternalIP")
-                  .withAddress("192.0.2." + (n + 1))
+                  .withAddress("100.64." + (n / 250) + "." + (n % 250 + 1))
                   .endAddress()
                   .addNewAddress()
                   .withType("InternalIP")
@@ -401,20 +463,6 @@ public final class ApiServerBenchmark {
 
   private String l2Name(String svc) {
     return "l2-" + svc + "-" + l2Generation.get(svc);
-  }
-
-  private void registerCrds() throws Exception {
-    Path crd = Path.of("config/crd/egressplans.metaleg.de-v1.yml");
-    if (!Files.exists(crd)) {
-      crd = Path.of("..").resolve(crd); // run from the controller module
-    }
-    admin
-        .apiextensions()
-        .v1()
-        .customResourceDefinitions()
-        .resource(Serialization.unmarshal(Files.readString(crd), CustomResourceDefinition.class))
-        .create();
-    admin.apiextensions().v1().customResourceDefinitions().resource(MockCluster.l2Crd()).create();
   }
 
   static String node(int n) {

@@ -3,6 +3,7 @@ package de.metaleg.controller.k8s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
+import de.metaleg.common.LatencyBuckets;
 import de.metaleg.controller.plan.AnnouncerInfo;
 import de.metaleg.controller.plan.EndpointInput;
 import de.metaleg.controller.plan.IpAddr;
@@ -11,6 +12,7 @@ import de.metaleg.controller.plan.PlannerConfig;
 import de.metaleg.controller.plan.PlanningState;
 import de.metaleg.controller.plan.ServiceInput;
 import de.metaleg.controller.plan.ServiceKey;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
@@ -89,5 +91,24 @@ class ControllerMetricsTest {
     metrics.gatewayServices(state.gatewayServices());
     assertFalse(
         registry.scrape().contains("service=\"ns/a\""), "a deleted Service's series go away");
+  }
+
+  @Test
+  void percentileHistogramsGetTheFixedBuckets() {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    registry.config().meterFilter(ControllerMetrics.fixedBuckets());
+    // what JOSDK's MicrometerMetrics registers for reconciliations
+    Timer.builder("operator.sdk.reconciliations.execution")
+        .publishPercentiles(0.5, 0.95)
+        .publishPercentileHistogram()
+        .register(registry)
+        .record(Duration.ofMillis(3));
+    List<String> buckets =
+        registry
+            .scrape()
+            .lines()
+            .filter(l -> l.startsWith("operator_sdk_reconciliations_execution_seconds_bucket"))
+            .toList();
+    assertEquals(LatencyBuckets.COUNT + 1, buckets.size(), String.join("\n", buckets));
   }
 }

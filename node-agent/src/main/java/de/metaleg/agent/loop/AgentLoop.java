@@ -64,11 +64,17 @@ public final class AgentLoop implements AutoCloseable {
   private EgressPlanStatus written;
   private EgressPlanStatus unwritten;
   private Instant writtenAt = Instant.EPOCH;
+  private Duration statusBackoff = Duration.ZERO;
+  private boolean statusRetryScheduled;
   private Duration backoff = Duration.ZERO;
   private volatile boolean ready;
   private volatile Instant syncStartedAt;
   private String lastShape = "";
+  private final Instant startedAt;
+  private Instant lastTriggerMeasured;
   static final Duration STUCK_AFTER = Duration.ofMinutes(5);
+  static final Duration STATUS_RETRY_FIRST = Duration.ofMillis(100);
+  static final Duration STATUS_RETRY_MAX = Duration.ofSeconds(10);
 
   public AgentLoop(
       String nodeName,
@@ -87,6 +93,7 @@ public final class AgentLoop implements AutoCloseable {
     this.version = version;
     this.resyncInterval = resyncInterval;
     this.canaryInterval = canaryInterval;
+    this.startedAt = clock.instant();
   }
 
   public void start() {
@@ -180,6 +187,11 @@ public final class AgentLoop implements AutoCloseable {
         LOG.warn("cannot recover the programmed state of {}: {}", toRecover, e.getMessage());
       }
     }
+    if (written == null && plan.getStatus() != null) {
+      // after a restart: the status the previous process wrote is the one conditions transition
+      // from, so lastTransitionTime survives restarts (the informer's copy, no extra read)
+      written = plan.getStatus();
+    }
     long generation = Optional.ofNullable(plan.getMetadata().getGeneration()).orElse(0L);
     long t0 = System.nanoTime();
     Optional<String> failure = Optional.empty();
@@ -191,6 +203,7 @@ public final class AgentLoop implements AutoCloseable {
       programmed = Optional.of(result.state());
       problems.addAll(result.state().problems());
       metrics.synced(result.full(), took, result.state(), clock.instant().getEpochSecond());
+      measureProgramming(plan);
       backoff = Duration.ZERO;
       ready = true;
       String summary =
@@ -238,7 +251,7 @@ public final class AgentLoop implements AutoCloseable {
     long millis = Duration.ofNanos(System.nanoTime() - t0).toMillis();
     EgressPlanStatus status =
         StatusBuilder.build(
-            written,
+            unwritten != null ? unwritten : written,
             new StatusBuilder.Outcome(
                 generation,
                 programmed,
@@ -254,7 +267,10 @@ public final class AgentLoop implements AutoCloseable {
 
   /**
    * Writes unless only the sync time changed; a heartbeat write still happens once per resync
-   * interval so lastSyncTime does not go stale forever.
+   * interval so lastSyncTime does not go stale forever. The write has no resourceVersion
+   * precondition (see {@link StatusSink}), so a spec write in between cannot make it fail; other
+   * API errors are retried with back-off from {@link #STATUS_RETRY_FIRST} to {@link
+   * #STATUS_RETRY_MAX}, always with the newest unwritten status.
    */
   private void writeStatus(EgressPlanStatus status) {
     boolean heartbeatDue = clock.instant().isAfter(writtenAt.plus(resyncInterval));
@@ -262,15 +278,42 @@ public final class AgentLoop implements AutoCloseable {
       unwritten = null;
       return;
     }
+    unwritten = status;
+    flushStatus();
+  }
+
+  private void flushStatus() {
+    EgressPlanStatus status = unwritten;
+    if (status == null || latest == null) {
+      return; // nothing to write, or the plan is gone (a new plan brings a new sync)
+    }
     try {
       statusSink.write(nodeName, status);
       written = status;
       writtenAt = clock.instant();
       unwritten = null;
+      statusBackoff = Duration.ZERO;
       metrics.statusWritten();
     } catch (RuntimeException e) {
-      unwritten = status;
-      LOG.warn("cannot write EgressPlan {} status (will retry): {}", nodeName, e.getMessage());
+      statusBackoff =
+          statusBackoff.isZero()
+              ? STATUS_RETRY_FIRST
+              : min(statusBackoff.multipliedBy(2), STATUS_RETRY_MAX);
+      LOG.warn(
+          "cannot write EgressPlan {} status, retrying in {} ms: {}",
+          nodeName,
+          statusBackoff.toMillis(),
+          e.getMessage());
+      if (!statusRetryScheduled) {
+        statusRetryScheduled = true;
+        worker.schedule(
+            () -> {
+              statusRetryScheduled = false;
+              flushStatus();
+            },
+            statusBackoff.toMillis(),
+            TimeUnit.MILLISECONDS);
+      }
     }
   }
 
@@ -283,9 +326,6 @@ public final class AgentLoop implements AutoCloseable {
           nodeName);
     }
     try {
-      if (unwritten != null) {
-        writeStatus(unwritten);
-      }
       Optional<String> drift = dataplane.drift();
       if (drift.isPresent()) {
         LOG.warn(
@@ -297,6 +337,32 @@ public final class AgentLoop implements AutoCloseable {
       LOG.warn("canary check failed: {}", e.getMessage());
       trigger(true);
     }
+  }
+
+  /**
+   * The network-programming SLI: the plan's trigger time to now (kernel programmed), once per
+   * trigger time. As in kube-proxy, times from before this process started are not measured (a
+   * restart's first sync is not a change), nor is a plan without the annotation.
+   */
+  private void measureProgramming(EgressPlan plan) {
+    Map<String, String> annotations = plan.getMetadata().getAnnotations();
+    String value =
+        annotations == null ? null : annotations.get(EgressPlan.LAST_CHANGE_TRIGGER_TIME);
+    if (value == null) {
+      return;
+    }
+    Instant t;
+    try {
+      t = Instant.parse(value);
+    } catch (java.time.format.DateTimeParseException e) {
+      LOG.debug("ignoring unparsable {}: {}", EgressPlan.LAST_CHANGE_TRIGGER_TIME, value);
+      return;
+    }
+    if (t.isBefore(startedAt) || t.equals(lastTriggerMeasured)) {
+      return;
+    }
+    lastTriggerMeasured = t;
+    metrics.networkProgrammed(Duration.between(t, clock.instant()));
   }
 
   private static Duration min(Duration a, Duration b) {

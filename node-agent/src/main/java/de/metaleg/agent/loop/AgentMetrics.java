@@ -2,6 +2,7 @@ package de.metaleg.agent.loop;
 
 import de.metaleg.agent.render.DesiredState;
 import de.metaleg.api.v1alpha1.Role;
+import de.metaleg.common.LatencyBuckets;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
@@ -23,6 +24,7 @@ public final class AgentMetrics {
   private final Counter failures;
   private final Counter canaryResyncs;
   private final Counter statusWrites;
+  private final Timer networkProgramming;
   private final Map<Role, AtomicInteger> entries = new EnumMap<>(Role.class);
   private final Map<Role, AtomicInteger> rules = new EnumMap<>(Role.class);
   private final AtomicInteger planPresent = new AtomicInteger();
@@ -42,6 +44,14 @@ public final class AgentMetrics {
     statusWrites =
         Counter.builder("metaleg.agent.status.writes")
             .description("EgressPlan status writes")
+            .register(registry);
+    networkProgramming =
+        Timer.builder("metaleg.network.programming.duration")
+            .description(
+                "From the trigger time of a change (the plan's metaleg.de/last-change-trigger-time:"
+                    + " EndpointSlice, Service, ServiceL2Status or Node change) to this node's"
+                    + " kernel programmed with it")
+            .serviceLevelObjectives(LatencyBuckets.array())
             .register(registry);
     for (Role r : Role.values()) {
       entries.put(r, new AtomicInteger());
@@ -68,9 +78,7 @@ public final class AgentMetrics {
     return Timer.builder("metaleg.agent.sync.duration")
         .description("Time to program the kernel for one sync")
         .tag("kind", kind)
-        .publishPercentileHistogram()
-        .minimumExpectedValue(Duration.ofMillis(1))
-        .maximumExpectedValue(Duration.ofSeconds(10))
+        .serviceLevelObjectives(LatencyBuckets.array())
         .register(registry);
   }
 
@@ -107,6 +115,11 @@ public final class AgentMetrics {
     rules.get(Role.Gateway).set(state.snats().size());
     rules.get(Role.Reject).set(state.rejects().size() * 2);
     lastSuccess.set(epochSeconds);
+  }
+
+  /** One plan change, from its trigger time to the kernel programmed. */
+  public void networkProgrammed(Duration sinceTrigger) {
+    networkProgramming.record(sinceTrigger.isNegative() ? Duration.ZERO : sinceTrigger);
   }
 
   public void failed() {
