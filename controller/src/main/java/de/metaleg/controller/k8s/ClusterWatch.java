@@ -295,7 +295,9 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
     synchronized (lock) {
       expiry = null;
       try {
-        apply(state.expire());
+        apply(
+            state.expire(),
+            Optional.of(Instant.now())); // the grace ended: the change takes effect now
       } catch (RuntimeException e) {
         LOG.error("ending a gateway grace period failed; the next change or resync retries", e);
       }
