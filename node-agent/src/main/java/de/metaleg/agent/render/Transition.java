@@ -58,9 +58,14 @@ public final class Transition {
       sources = Set.copyOf(sources);
     }
 
+    /**
+     * The drain as an extra Gateway entry. Its Service name gets the suffix {@link #SUFFIX} (never
+     * part of a real {@code namespace/name}), so its source set is its own and never collides with
+     * the set of the Service's current entry on this node.
+     */
     public Entry entry() {
       return new Entry(
-          service,
+          service + SUFFIX,
           family,
           Role.Gateway,
           Entry.DRAINING,

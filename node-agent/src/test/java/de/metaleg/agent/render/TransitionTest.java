@@ -308,4 +308,28 @@ class TransitionTest {
         Transition.deleteLines(List.of(SNAT_L, pool2, NULL_BOUND), List.of(SNAT_L, pool2)),
         "the null-bound entry to the same server stays: one line per stale entry");
   }
+
+  @Test
+  void aDrainHasItsOwnSourceSetBesideTheServicesCurrentEntry() {
+    // node-2 was the gateway for P (another node's pod) and Q (its own); now it forwards Q only
+    List<Drain> drains =
+        Transition.drains(plan(gateway(L, P, Q)), plan(forward(Q)), List.of(), T0, DRAIN);
+    DesiredState state =
+        DataplaneRenderer.render(
+            Transition.withDrains(plan(forward(Q)), drains),
+            new NodeFacts(
+                new de.metaleg.agent.model.MarkSpace(0x00F00000L, 100000L),
+                List.of(Cidr.parse("10.0.0.0/8").orElseThrow())),
+            Map.of("node-2", 1),
+            Set.of());
+    Map<String, List<String>> members = new java.util.HashMap<>();
+    for (IpSetSpec s : state.sets()) {
+      assertEquals(null, members.put(s.name(), s.members()), "one spec per set name: " + s.name());
+    }
+    assertEquals(List.of(Q), members.get(state.marks().get(0).set()), "only Q is marked");
+    assertEquals(
+        List.of(P, Q), members.get(state.snats().get(0).set()), "both drain with the LB IP");
+    assertEquals(new Forwarded(), Transition.treatments(state).get(Q));
+    assertEquals(new Snat(L), Transition.treatments(state).get(P));
+  }
 }
