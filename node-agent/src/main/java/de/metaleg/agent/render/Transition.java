@@ -54,6 +54,8 @@ public final class Transition {
   /** A Gateway entry kept after the plan moved its sources away: same Service, family and LB IP. */
   public record Drain(
       String service, Family family, String lbIp, Set<String> sources, Instant until) {
+    public static final String SUFFIX = "#drain";
+
     public Drain {
       sources = Set.copyOf(sources);
     }
