@@ -20,7 +20,9 @@ public final class KernelTestSupport implements AutoCloseable {
           "iptables-nft-restore",
           "iptables-legacy-restore",
           "ip6tables-nft-restore",
-          "ip6tables-legacy-restore");
+          "ip6tables-legacy-restore",
+          "conntrack",
+          "socat");
 
   private final List<String> namespaces = new ArrayList<>();
 
