@@ -153,7 +153,7 @@ class ManifestsTest {
   void agentImageBringsTheKernelTools() throws IOException {
     String runtime = Files.readString(ROOT.resolve("Dockerfile.agent"));
     runtime = runtime.substring(runtime.lastIndexOf("\nFROM "));
-    for (String pkg : List.of("iptables", "ipset", "nftables", "iproute2")) {
+    for (String pkg : List.of("iptables", "ipset", "nftables", "iproute2", "conntrack")) {
       assertTrue(
           runtime.matches("(?s).*apt-get install[^&]*\\b" + pkg + "\\b.*"),
           "agent image installs " + pkg);
