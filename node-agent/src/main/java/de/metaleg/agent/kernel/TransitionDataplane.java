@@ -103,7 +103,7 @@ public final class TransitionDataplane implements Dataplane {
     if (full || !switching.isEmpty()) {
       long t0 = System.nanoTime();
       try {
-        int n = audit(Transition.treatments(programmed.state()), left);
+        int n = audit(Transition.treatments(programmed.state()), switching, left);
         if (n > 0 || !switching.isEmpty()) {
           LOG.info(
               "{} sources switched treatment; deleted {} stale conntrack entries",
@@ -144,9 +144,9 @@ public final class TransitionDataplane implements Dataplane {
     return found;
   }
 
-  private int audit(Map<String, Treatment> now, Set<String> left) {
+  private int audit(Map<String, Treatment> now, Set<String> switching, Set<String> left) {
     List<ConntrackEntry> all = conntrack.list();
-    List<ConntrackEntry> stale = Transition.stale(all, now, left, exclude);
+    List<ConntrackEntry> stale = Transition.stale(all, now, switching, left, exclude);
     int n = conntrack.delete(Transition.deleteLines(all, stale));
     deleted.addAndGet(n);
     if (n > 0) {

@@ -45,8 +45,15 @@ public final class Transition {
   /** Marked and routed to a gateway; NAT: a null binding (source unchanged). */
   public record Forwarded() implements Treatment {}
 
-  /** SNATed to {@code lbIp} here (this node is the gateway). */
-  public record Snat(String lbIp) implements Treatment {}
+  /**
+   * SNATed to {@code lbIp} here: this node is the gateway, or ({@code draining}) was and keeps
+   * SNATing the packets lagging nodes still send here.
+   */
+  public record Snat(String lbIp, boolean draining) implements Treatment {
+    public Snat(String lbIp) {
+      this(lbIp, false);
+    }
+  }
 
   /** Rejected: no connection of it may exist. */
   public record Rejected() implements Treatment {}
@@ -88,7 +95,9 @@ public final class Transition {
     Map<String, Treatment> out = new HashMap<>();
     for (Entry e : plan.entries()) {
       if (e.role() == Role.Gateway) {
-        e.sources().forEach(ip -> out.putIfAbsent(ip, new Snat(e.snatIp().orElseThrow())));
+        boolean draining = Entry.DRAINING.equals(e.reason());
+        e.sources()
+            .forEach(ip -> out.putIfAbsent(ip, new Snat(e.snatIp().orElseThrow(), draining)));
       }
     }
     for (Entry e : plan.entries()) {
@@ -112,7 +121,9 @@ public final class Transition {
     for (SnatRule r : state.snats()) {
       members
           .getOrDefault(r.set(), List.of())
-          .forEach(ip -> out.putIfAbsent(ip, new Snat(r.toSource())));
+          .forEach(
+              ip ->
+                  out.putIfAbsent(ip, new Snat(r.toSource(), r.service().endsWith(Drain.SUFFIX))));
     }
     for (MarkRule r : state.marks()) {
       members.getOrDefault(r.set(), List.of()).forEach(ip -> out.put(ip, new Forwarded()));
@@ -123,12 +134,22 @@ public final class Transition {
     return out;
   }
 
-  /** Sources whose treatment differs between {@code before} and {@code after} (absent counts). */
+  /**
+   * Sources whose treatment differs between {@code before} and {@code after} (absent counts). A
+   * gateway source that starts draining keeps its binding and is no switch; one that a gateway
+   * takes back from a drain is (see {@link #stale}).
+   */
   public static Set<String> switching(Map<String, Treatment> before, Map<String, Treatment> after) {
     Set<String> out = new TreeSet<>();
     before.forEach(
         (ip, t) -> {
-          if (!Objects.equals(t, after.get(ip))) {
+          Treatment now = after.get(ip);
+          boolean startsDraining =
+              t instanceof Snat s
+                  && now instanceof Snat n
+                  && n.draining()
+                  && n.lbIp().equals(s.lbIp());
+          if (!Objects.equals(t, now) && !startsDraining) {
             out.add(ip);
           }
         });
@@ -247,7 +268,10 @@ public final class Transition {
    * <ul>
    *   <li>Forwarded: any binding but the null one (an SNAT of the old gateway, the CNI's
    *       masquerade);
-   *   <li>SNATed to L: any binding but L;
+   *   <li>SNATed to L: any binding but L; and every entry of a source that switched to it (in
+   *       {@code switching}) — a flow that comes back to this node after a failback finds the entry
+   *       it left here when it went elsewhere, whose TCP window conntrack no longer accepts (its
+   *       packets would be INVALID); deleted, the flow is picked up afresh;
    *   <li>Rejected: every entry;
    *   <li>a source in {@code left} (no treatment any more): null bindings only — they would leave
    *       with the pod IP; an SNAT to an LB IP or the CNI's masquerade is no leak and is kept;
@@ -258,6 +282,7 @@ public final class Transition {
   public static List<ConntrackEntry> stale(
       List<ConntrackEntry> entries,
       Map<String, Treatment> now,
+      Set<String> switching,
       Set<String> left,
       List<Cidr> exclude) {
     Set<String> gatewayLbs = new HashSet<>();
@@ -281,7 +306,8 @@ public final class Transition {
         } else if (t instanceof Forwarded) {
           stale = !e.sourceUnchanged();
         } else if (t instanceof Snat s) {
-          stale = !e.replyDst().equals(s.lbIp());
+          stale =
+              !e.replyDst().equals(s.lbIp()) || (!s.draining() && switching.contains(e.origSrc()));
         } else {
           stale = true; // Rejected
         }

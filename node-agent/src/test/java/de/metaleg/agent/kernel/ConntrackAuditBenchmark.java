@@ -65,7 +65,7 @@ public final class ConntrackAuditBenchmark {
         long t0 = System.nanoTime();
         List<ConntrackEntry> all = conntrack.list();
         long t1 = System.nanoTime();
-        List<ConntrackEntry> stale = Transition.stale(all, treatments, Set.of(), exclude);
+        List<ConntrackEntry> stale = Transition.stale(all, treatments, Set.of(), Set.of(), exclude);
         long t2 = System.nanoTime();
         int deleted = conntrack.delete(Transition.deleteLines(all, stale));
         long t3 = System.nanoTime();

@@ -156,7 +156,7 @@ class TransitionTest {
     assertEquals(T0.plus(DRAIN), drains.get(0).until());
     DesiredPlan effective = Transition.withDrains(plan(forward(P)), drains);
     Map<String, Treatment> t = Transition.treatments(effective);
-    assertEquals(new Snat(L), t.get(Q), "Q's late packets still leave with the LB IP");
+    assertEquals(new Snat(L, true), t.get(Q), "Q's late packets still leave with the LB IP");
     assertEquals(new Forwarded(), t.get(P), "P is marked now: the drain does not apply to it");
     assertEquals(Optional.of(T0.plus(DRAIN)), Transition.nextExpiry(drains));
 
@@ -258,7 +258,7 @@ class TransitionTest {
   @MethodSource("audits")
   void staleEntries(
       String desc, Map<String, Treatment> now, Set<String> left, List<ConntrackEntry> want) {
-    assertEquals(want, Transition.stale(TABLE, now, left, EXCLUDE), desc);
+    assertEquals(want, Transition.stale(TABLE, now, Set.of(), left, EXCLUDE), desc);
   }
 
   @Test
@@ -330,6 +330,28 @@ class TransitionTest {
     assertEquals(
         List.of(P, Q), members.get(state.snats().get(0).set()), "both drain with the LB IP");
     assertEquals(new Forwarded(), Transition.treatments(state).get(Q));
-    assertEquals(new Snat(L), Transition.treatments(state).get(P));
+    assertEquals(new Snat(L, true), Transition.treatments(state).get(P));
+  }
+
+  @Test
+  void aFailbackDropsTheEntriesLeftBehindAndADrainKeepsThem() {
+    // node-2 SNATed P, drained it while node-3 was the gateway, and is the gateway again
+    Map<String, Treatment> gatewayAgain = Map.of(P, new Snat(L));
+    assertEquals(
+        List.of(NULL_BOUND, SNAT_L, MASQ, STRAY),
+        Transition.stale(TABLE, gatewayAgain, Set.of(P), Set.of(), EXCLUDE),
+        "P switched (drain to gateway): its SNAT entry has a stale TCP window, it goes too");
+    assertEquals(
+        List.of(NULL_BOUND, MASQ, STRAY),
+        Transition.stale(TABLE, Map.of(P, new Snat(L, true)), Set.of(P), Set.of(), EXCLUDE),
+        "gateway to drain: the entries bound to L stay for lagging nodes");
+    assertEquals(
+        Set.of(P),
+        Transition.switching(Map.of(P, new Snat(L, true)), gatewayAgain),
+        "drain to gateway is a switch");
+    assertEquals(
+        Set.of(),
+        Transition.switching(gatewayAgain, Map.of(P, new Snat(L, true))),
+        "gateway to drain keeps the binding: no switch");
   }
 }
