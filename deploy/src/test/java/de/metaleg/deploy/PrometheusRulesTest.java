@@ -236,11 +236,15 @@ class PrometheusRulesTest {
   static Set<String> exportedByMetaleg() {
     AgentMetrics agent = new AgentMetrics();
     agent.watchConnected(() -> true);
+    agent.conntrackDeletions(() -> 0L); // AgentMain registers these two with the dataplane
+    agent.guardDrops(guard -> 0L);
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     ControllerMetrics controller =
         new ControllerMetrics(
             registry, new PlanningState(ControllerConfig.fromEnv(Map.of()).plannerConfig()));
     controller.planWritten("create"); // registered on the first write
+    // per-Service series, registered for each labelled, usable Service
+    controller.gatewayServices(Set.of(new de.metaleg.controller.plan.ServiceKey("ns", "web")));
     Set<String> names = new TreeSet<>();
     for (String scrape : List.of(agent.scrape(), registry.scrape())) {
       scrape
