@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,14 +35,23 @@ import org.slf4j.LoggerFactory;
  *   <li>the quarantine is lifted (an incremental sync that only shrinks the quarantine set).
  * </ol>
  *
- * The guard rules the renderers add (see {@code Guard}) close the remaining windows whatever order
- * the nodes converge in. A dropped packet is retransmitted; a leaked one is not recalled.
+ * Every switching source then stays settling for {@link #SETTLE}: late replies to it are dropped.
+ *
+ * <p>The guard rules the renderers add (see {@code Guard}) close the remaining windows whatever
+ * order the nodes converge in. A dropped packet is retransmitted; a leaked one is not recalled.
  */
 public final class TransitionDataplane implements Dataplane {
   private static final Logger LOG = LoggerFactory.getLogger(TransitionDataplane.class);
 
   /** How long a node keeps SNATing sources that the plan moved away from it. */
   public static final Duration DRAIN = Duration.ofSeconds(10);
+
+  /**
+   * How long late replies to a source that switched are dropped ({@code Guard.SETTLING}): a gateway
+   * that held the flow's old binding de-SNATs its replies for up to {@link #DRAIN} after its own
+   * sync, and the nodes' syncs of one change may lie seconds apart.
+   */
+  public static final Duration SETTLE = DRAIN.plusSeconds(10);
 
   private final Dataplane backend;
   private final CommandRunner runner;
@@ -52,6 +62,7 @@ public final class TransitionDataplane implements Dataplane {
   private DesiredPlan lastPlan = DesiredPlan.empty();
   private Map<String, Treatment> lastTreatments;
   private List<Drain> drains = List.of();
+  private Map<String, Instant> settling = Map.of();
   private List<String> uplinks;
   private final de.metaleg.agent.render.GuardCounters guardTotals =
       new de.metaleg.agent.render.GuardCounters();
@@ -97,6 +108,9 @@ public final class TransitionDataplane implements Dataplane {
       lastTreatments.keySet().stream().filter(ip -> !treatments.containsKey(ip)).forEach(left::add);
     }
 
+    Map<String, Instant> nextSettling = Transition.settling(settling, switching, now, SETTLE);
+    wanted = wanted.withSettling(nextSettling.keySet());
+
     SyncResult programmed = backend.sync(wanted.withQuarantine(switching), full);
     List<String> warnings = new ArrayList<>(programmed.warnings());
     Map<String, Long> steps = new LinkedHashMap<>(programmed.stepMillis());
@@ -125,6 +139,7 @@ public final class TransitionDataplane implements Dataplane {
     lastPlan = wanted;
     lastTreatments = treatments;
     drains = nextDrains;
+    settling = nextSettling;
     return new SyncResult(result.state(), programmed.full(), warnings, steps);
   }
 
@@ -182,7 +197,8 @@ public final class TransitionDataplane implements Dataplane {
   /** When the next drain ends: the agent must sync again then. */
   @Override
   public synchronized Optional<Instant> nextDeadline() {
-    return Transition.nextExpiry(drains);
+    return Stream.concat(Transition.nextExpiry(drains).stream(), settling.values().stream())
+        .min(Instant::compareTo);
   }
 
   @Override

@@ -13,8 +13,11 @@ import java.util.TreeSet;
  *     destinations are dropped while their stale connection-tracking entries are removed
  * @param uplinks the node's uplink interfaces (those of its default routes): a packet that comes in
  *     and goes out on one of them is another node's traffic in transit
+ * @param settling addresses whose treatment changed recently: a new, not DNATed packet from outside
+ *     to one of them is a late reply of a flow whose entry was deleted, and is dropped
  */
-public record DesiredPlan(List<Entry> entries, Set<String> quarantine, List<String> uplinks) {
+public record DesiredPlan(
+    List<Entry> entries, Set<String> quarantine, List<String> uplinks, Set<String> settling) {
   public DesiredPlan {
     entries =
         entries.stream()
@@ -22,6 +25,11 @@ public record DesiredPlan(List<Entry> entries, Set<String> quarantine, List<Stri
             .toList();
     quarantine = Set.copyOf(new TreeSet<>(quarantine));
     uplinks = List.copyOf(new TreeSet<>(uplinks));
+    settling = Set.copyOf(new TreeSet<>(settling));
+  }
+
+  public DesiredPlan(List<Entry> entries, Set<String> quarantine, List<String> uplinks) {
+    this(entries, quarantine, uplinks, Set.of());
   }
 
   public DesiredPlan(List<Entry> entries) {
@@ -33,14 +41,18 @@ public record DesiredPlan(List<Entry> entries, Set<String> quarantine, List<Stri
   }
 
   public DesiredPlan withQuarantine(Set<String> sources) {
-    return new DesiredPlan(entries, sources, uplinks);
+    return new DesiredPlan(entries, sources, uplinks, settling);
   }
 
   public DesiredPlan withUplinks(List<String> interfaces) {
-    return new DesiredPlan(entries, quarantine, interfaces);
+    return new DesiredPlan(entries, quarantine, interfaces, settling);
   }
 
   public DesiredPlan withEntries(List<Entry> more) {
-    return new DesiredPlan(more, quarantine, uplinks);
+    return new DesiredPlan(more, quarantine, uplinks, settling);
+  }
+
+  public DesiredPlan withSettling(Set<String> sources) {
+    return new DesiredPlan(entries, quarantine, uplinks, sources);
   }
 }

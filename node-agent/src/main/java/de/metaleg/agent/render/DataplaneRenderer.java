@@ -26,7 +26,7 @@ import java.util.TreeMap;
  * entries whose gateway has no mark, or whose route could not be installed ({@code unroutable}),
  * are rendered as rejects, so their traffic never leaves with a pod or node address. Besides the
  * source sets it renders, per family, the exclude set, the set of every LB IP the plan names (for
- * the transition guards) and the quarantine set.
+ * the transition guards), the quarantine set and the set of recently switched (settling) sources.
  */
 public final class DataplaneRenderer {
   private DataplaneRenderer() {}
@@ -58,6 +58,9 @@ public final class DataplaneRenderer {
               .filter(ip -> IpAddresses.canonical(f, ip).isPresent())
               .toList();
       sets.add(new IpSetSpec(Names.quarantineSet(f), f, IpSetSpec.HASH_IP, quarantined));
+      List<String> settling =
+          plan.settling().stream().filter(ip -> IpAddresses.canonical(f, ip).isPresent()).toList();
+      sets.add(new IpSetSpec(Names.settlingSet(f), f, IpSetSpec.HASH_IP, settling));
       List<String> gatewaySources = new ArrayList<>();
       plan.entries().stream()
           .filter(e -> e.family() == f && e.role() == Role.Gateway)

@@ -20,6 +20,14 @@ public enum Guard {
    * clash with the flow's SNAT later.
    */
   STRAY_REPLY("stray-reply"),
+  /**
+   * A new, not DNATed UDP packet or TCP segment other than a SYN, from outside to a source whose
+   * treatment changed recently: a late reply (or a retransmission) of a flow whose conntrack entry
+   * this node just deleted, de-SNATed by a gateway that still holds the old binding. Confirmed, it
+   * would become an entry in the reverse direction, and the pod's own packets, matching it as
+   * replies, would leave un-NATed with the pod address.
+   */
+  SETTLING("settling"),
   /** A source whose treatment is switching, while its stale conntrack entries are removed. */
   QUARANTINE("quarantine"),
   /**

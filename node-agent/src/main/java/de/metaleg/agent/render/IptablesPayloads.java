@@ -61,6 +61,19 @@ public final class IptablesPayloads {
             + " dst -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT "
             + guard(Guard.STRAY_REPLY)
             + " -j DROP");
+    for (String proto : List.of("-p udp", "-p tcp ! --syn")) {
+      rule(
+          filter,
+          Names.FILTER_CHAIN,
+          proto
+              + " -m set --match-set "
+              + Names.settlingSet(f)
+              + " dst -m set ! --match-set "
+              + exclude
+              + " src -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT "
+              + guard(Guard.SETTLING)
+              + " -j DROP");
+    }
     rule(filter, Names.FILTER_CHAIN, "-m set --match-set " + exclude + " dst -j RETURN");
     rule(
         filter,

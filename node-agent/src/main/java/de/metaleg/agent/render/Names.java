@@ -53,6 +53,11 @@ public final class Names {
     return SET_PREFIX + "quar" + family.digit();
   }
 
+  /** Sources whose treatment changed recently: late replies to them are dropped (guard). */
+  public static String settlingSet(Family family) {
+    return SET_PREFIX + "settle" + family.digit();
+  }
+
   /** Scratch set filled and swapped in during a full sync, destroyed afterwards. */
   public static String tempSet(Family family, String type) {
     return SET_PREFIX + "tmp" + family.digit() + (type.equals(IpSetSpec.HASH_NET) ? "-net" : "");

@@ -73,6 +73,10 @@ public final class NftPayloads {
     return "quar" + f.digit();
   }
 
+  public static String settlingSet(Family f) {
+    return "settle" + f.digit();
+  }
+
   /** {@code source . LB IP} of every Gateway source: the binding its connections must have. */
   public static String gatewayPairSet(Family f) {
     return "gwpair" + f.digit();
@@ -98,6 +102,7 @@ public final class NftPayloads {
       out.put(rejectSet(f), "type " + addr(f) + ";");
       out.put(lbSet(f), "type " + addr(f) + ";");
       out.put(quarantineSet(f), "type " + addr(f) + ";");
+      out.put(settlingSet(f), "type " + addr(f) + ";");
       out.put(gatewayPairSet(f), "type " + addr(f) + " . " + addr(f) + ";");
     }
     return out;
@@ -137,6 +142,7 @@ public final class NftPayloads {
       sets.put(rejectSet(f), new LinkedHashSet<>());
       sets.put(lbSet(f), new LinkedHashSet<>());
       sets.put(quarantineSet(f), new LinkedHashSet<>());
+      sets.put(settlingSet(f), new LinkedHashSet<>());
       sets.put(gatewayPairSet(f), new LinkedHashSet<>());
       maps.put(markMap(f), new LinkedHashMap<>());
       maps.put(snatMap(f), new LinkedHashMap<>());
@@ -150,6 +156,8 @@ public final class NftPayloads {
         sets.get(lbSet(s.family())).addAll(members.get(s.name()));
       } else if (s.name().equals(Names.quarantineSet(s.family()))) {
         sets.get(quarantineSet(s.family())).addAll(members.get(s.name()));
+      } else if (s.name().equals(Names.settlingSet(s.family()))) {
+        sets.get(settlingSet(s.family())).addAll(members.get(s.name()));
       }
     }
     for (MarkRule r : state.marks()) {
@@ -253,6 +261,21 @@ public final class NftPayloads {
               + lbSet(f)
               + " ct state new ct status & dnat == 0"
               + guard(Guard.STRAY_REPLY));
+      for (String proto : List.of("udp", "tcp tcp flags & (fin|syn|rst|ack) != syn")) {
+        forward.add(
+            "meta l4proto "
+                + proto
+                + " "
+                + ip(f)
+                + " daddr @"
+                + settlingSet(f)
+                + " "
+                + ip(f)
+                + " saddr != @"
+                + excludeSet(f)
+                + " ct state new ct status & dnat == 0"
+                + guard(Guard.SETTLING));
+      }
     }
     for (Family f : Family.values()) {
       String excluded = ip(f) + " daddr @" + excludeSet(f) + " return";

@@ -33,7 +33,10 @@ import java.util.TreeSet;
  *       switch on a forwarding node);
  *   <li>{@link #stale}: the conntrack entries whose binding is wrong for the treatment now;
  *   <li>{@link #drains}: Gateway sources the plan moved away stay SNATed for a while, so packets
- *       that lagging nodes still send here leave with the LB IP instead of their pod IP.
+ *       that lagging nodes still send here leave with the LB IP instead of their pod IP;
+ *   <li>{@link #settling}: sources that switched stay settling for a while: late replies to them
+ *       (de-SNATed by a gateway that still holds the old binding) are dropped instead of becoming
+ *       reverse entries.
  * </ul>
  */
 public final class Transition {
@@ -258,6 +261,24 @@ public final class Transition {
   /** The earliest drain expiry, when the agent must sync again. */
   public static Optional<Instant> nextExpiry(List<Drain> drains) {
     return drains.stream().map(Drain::until).min(Instant::compareTo);
+  }
+
+  /**
+   * The settling sources after a sync at {@code now}, each with the end of its settling period: the
+   * running ones that have not ended, plus every source in {@code switching}, settling for {@code
+   * period} from now (again, if it already was).
+   */
+  public static Map<String, Instant> settling(
+      Map<String, Instant> running, Set<String> switching, Instant now, Duration period) {
+    Map<String, Instant> out = new java.util.TreeMap<>();
+    running.forEach(
+        (ip, until) -> {
+          if (until.isAfter(now)) {
+            out.put(ip, until);
+          }
+        });
+    switching.forEach(ip -> out.put(ip, now.plus(period)));
+    return out;
   }
 
   /**

@@ -244,6 +244,45 @@ class GuardKernelIT {
     assertGuardCounted(node2, Guard.LB_SOURCE);
   }
 
+  @ParameterizedTest
+  @EnumSource(
+      value = Backend.class,
+      names = {"IPTABLES_NFT", "NFTABLES"})
+  void settlingDropsALateReplyOfAFlowWhoseEntryWasDeleted(Backend backend) {
+    build(backend, "st");
+    Dataplane node1 = backend.create(lab.n1(), facts);
+    Dataplane node2 = backend.create(lab.n2(), facts);
+    lab.announce("192.0.2.2", "2001:db8::2");
+    node2.sync(gateway(), true);
+    node1.sync(forwardTo("192.0.2.2", "2001:db8::2"), true);
+    String single = Integer.toString(SINGLE);
+    for (String ext : List.of(EXT4, EXT6)) {
+      send(lab.pod(), "udp", "-", "40000", ext, single, "3"); // SNATed to LB:40000 on node 2
+    }
+
+    // the label is removed: node 1 drops the source and deletes its entries; node 2 has not synced
+    node1.sync(DesiredPlan.empty().withSettling(Set.of(POD4, POD6)), false);
+    out(lab.n1(), "conntrack -D -s " + POD4 + "; conntrack -D -f ipv6 -s " + POD6);
+    resetCounters(lab.ext());
+    // a late reply, which node 2 de-SNATs to the pod and routes to node 1
+    send(lab.ext(), "udp", EXT4, single, LB4, "40000", "3");
+    send(lab.ext(), "udp", EXT6, single, LB6, "40000", "3");
+    String reverse =
+        out(lab.n1(), "conntrack -L -d " + POD4 + "; conntrack -L -f ipv6 -d " + POD6).strip();
+    assertEquals("", reverse, "no entry from the outside to the pod on node 1");
+
+    // the pod's next datagrams of the same 5-tuple get a fresh entry: the CNI masquerade
+    for (String ext : List.of(EXT4, EXT6)) {
+      send(lab.pod(), "udp", "-", "40000", ext, single, "3");
+    }
+    Map<String, Long> seen = seen(lab.ext());
+    assertEquals(0L, count(seen, "src=" + POD4 + "/udp"), "un-NATed (IPv4): " + seen);
+    assertEquals(0L, count(seen, "src=" + POD6 + "/udp"), "un-NATed (IPv6): " + seen);
+    assertEquals(3L, count(seen, "src=192.0.2.1/udp"), "masqueraded (IPv4): " + seen);
+    assertEquals(3L, count(seen, "src=2001:db8::1/udp"), "masqueraded (IPv6): " + seen);
+    assertGuardCounted(node1, Guard.SETTLING);
+  }
+
   // --- lab --------------------------------------------------------------------------------
 
   private void build(Backend backend, String tag) {

@@ -39,7 +39,7 @@ class TransitionDataplaneTest {
     facts = new NodeFacts(config.markSpace(), config.excludeDestinations());
   }
 
-  /** Logs each plan it is asked to program: its entries' roles and its quarantine. */
+  /** Logs each plan it is asked to program: its entries' roles, quarantine and settling sources. */
   final class FakeBackend extends RecordingDataplane {
     FakeBackend() {
       super(facts);
@@ -50,6 +50,9 @@ class TransitionDataplaneTest {
       StringBuilder b = new StringBuilder(full ? "full" : "incremental");
       plan.entries().forEach(e -> b.append(' ').append(e.role()).append(e.sources()));
       b.append(" quarantine").append(plan.quarantine());
+      if (!plan.settling().isEmpty()) {
+        b.append(" settling").append(new java.util.TreeSet<>(plan.settling()));
+      }
       log.add(b.toString());
       return super.sync(plan, full);
     }
@@ -103,13 +106,14 @@ class TransitionDataplaneTest {
     dp.sync(plan(entry(Role.Gateway, P)), false); // this node becomes the gateway
     assertEquals(
         List.of(
-            "incremental Gateway[10.244.1.5] quarantine[10.244.1.5]",
+            "incremental Gateway[10.244.1.5] quarantine[10.244.1.5] settling[10.244.1.5]",
             "conntrack -L -f ipv4",
             "conntrack -L -f ipv6",
             "conntrack -R /dev/stdin <<-D -f ipv4 -p tcp -s 10.244.1.5 -d 203.0.113.10 --sport 40000"
                 + " --dport 8080",
-            "incremental Gateway[10.244.1.5] quarantine[]"),
-        log);
+            "incremental Gateway[10.244.1.5] quarantine[] settling[10.244.1.5]"),
+        log,
+        "late replies to P stay dropped after the quarantine is lifted");
     assertEquals(1, dp.conntrackEntriesDeleted());
   }
 
@@ -170,16 +174,37 @@ class TransitionDataplaneTest {
 
     dp.sync(plan(entry(Role.Forward, P)), false); // the gateway moved away
     assertEquals(
-        "incremental Forward[10.244.1.5] Gateway[10.244.1.5, 10.244.2.7] quarantine[10.244.1.5]",
+        "incremental Forward[10.244.1.5] Gateway[10.244.1.5, 10.244.2.7] quarantine[10.244.1.5]"
+            + " settling[10.244.1.5]",
         log.get(0),
-        "Q stays SNATed (drain); P switches to forwarding");
+        "Q stays SNATed (drain) and is no switch; P switches to forwarding and settles");
     assertEquals(Optional.of(t0.plus(TransitionDataplane.DRAIN)), dp.nextDeadline());
     log.clear();
 
-    clock[0] =
-        Clock.fixed(t0.plus(TransitionDataplane.DRAIN).plus(Duration.ofMillis(1)), ZoneOffset.UTC);
+    Instant drained = t0.plus(TransitionDataplane.DRAIN).plus(Duration.ofMillis(1));
+    clock[0] = Clock.fixed(drained, ZoneOffset.UTC);
     dp.sync(plan(entry(Role.Forward, P)), false);
-    assertEquals("incremental Forward[10.244.1.5] quarantine[10.244.2.7]", log.get(0), "Q leaves");
+    assertEquals(
+        "incremental Forward[10.244.1.5] quarantine[10.244.2.7] settling[10.244.1.5, 10.244.2.7]",
+        log.get(0),
+        "Q leaves and settles too");
+    assertEquals(
+        Optional.of(t0.plus(TransitionDataplane.SETTLE)), dp.nextDeadline(), "P's settling ends");
+    log.clear();
+
+    clock[0] =
+        Clock.fixed(t0.plus(TransitionDataplane.SETTLE).plus(Duration.ofMillis(1)), ZoneOffset.UTC);
+    dp.sync(plan(entry(Role.Forward, P)), false);
+    assertEquals(
+        "incremental Forward[10.244.1.5] quarantine[] settling[10.244.2.7]",
+        log.get(0),
+        "P settled");
+    assertEquals(Optional.of(drained.plus(TransitionDataplane.SETTLE)), dp.nextDeadline());
+    log.clear();
+
+    clock[0] = Clock.fixed(drained.plus(TransitionDataplane.SETTLE), ZoneOffset.UTC);
+    dp.sync(plan(entry(Role.Forward, P)), false);
+    assertEquals("incremental Forward[10.244.1.5] quarantine[]", log.get(0), "Q settled");
     assertEquals(Optional.empty(), dp.nextDeadline());
   }
 }

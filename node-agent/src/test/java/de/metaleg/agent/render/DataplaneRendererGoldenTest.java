@@ -25,13 +25,13 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Golden files: each directory under {@code src/test/resources/render/} holds {@code plan.yaml} (an
  * EgressPlan spec), optionally {@code previous-allocation.properties} (node=index) and {@code
- * unroutable.txt} (node/IPv4 lines), {@code transition.txt} (lines {@code quarantine <ip>} and
- * {@code uplink <interface>}: the transition protocol's additions to the plan), and the expected
- * payloads rendered from an empty kernel with the default configuration (mask 0x00F00000, tables
- * 100001.., default exclude CIDRs): {@code ipset.restore}, {@code ip(6)tables.restore} and {@code
- * ip-4/-6.batch} for the iptables backend, {@code nftables.nft} (one {@code nft -f} transaction)
- * for the nftables backend. Run with {@code -Dmetaleg.updateGolden=true} to rewrite the expected
- * files, then review the diff.
+ * unroutable.txt} (node/IPv4 lines), {@code transition.txt} (lines {@code quarantine <ip>}, {@code
+ * settling <ip>} and {@code uplink <interface>}: the transition protocol's additions to the plan),
+ * and the expected payloads rendered from an empty kernel with the default configuration (mask
+ * 0x00F00000, tables 100001.., default exclude CIDRs): {@code ipset.restore}, {@code
+ * ip(6)tables.restore} and {@code ip-4/-6.batch} for the iptables backend, {@code nftables.nft}
+ * (one {@code nft -f} transaction) for the nftables backend. Run with {@code
+ * -Dmetaleg.updateGolden=true} to rewrite the expected files, then review the diff.
  *
  * <p>Test addresses: pods 10.244.x.y / fd00:10:244::x, node InternalIPs 192.0.2.x / 2001:db8::x, LB
  * IPs 198.51.100.x / 2001:db8:100::x.
@@ -90,13 +90,15 @@ class DataplaneRendererGoldenTest {
     Path tr = dir.resolve("transition.txt");
     DesiredPlan plan = conversion.plan();
     if (Files.exists(tr)) {
-      Set<String> quarantine = new java.util.TreeSet<>();
-      List<String> uplinks = new java.util.ArrayList<>();
+      Map<String, java.util.Collection<String>> extra = new TreeMap<>();
       for (String line : Files.readAllLines(tr)) {
         String[] p = line.trim().split("\\s+");
-        (p[0].equals("quarantine") ? quarantine : uplinks).add(p[1]);
+        extra.computeIfAbsent(p[0], k -> new java.util.TreeSet<>()).add(p[1]);
       }
-      plan = plan.withQuarantine(quarantine).withUplinks(uplinks);
+      plan =
+          plan.withQuarantine(Set.copyOf(extra.getOrDefault("quarantine", Set.of())))
+              .withUplinks(List.copyOf(extra.getOrDefault("uplink", Set.of())))
+              .withSettling(Set.copyOf(extra.getOrDefault("settling", Set.of())));
     }
     Map<String, Integer> allocation =
         MarkAllocator.allocate(
