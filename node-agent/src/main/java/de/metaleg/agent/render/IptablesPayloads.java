@@ -80,7 +80,7 @@ public final class IptablesPayloads {
         Names.FILTER_CHAIN,
         "-m set --match-set "
             + Names.quarantineSet(f)
-            + " src "
+            + " src -m conntrack --ctstatus CONFIRMED "
             + guard(Guard.QUARANTINE)
             + " -j DROP");
     rule(
