@@ -1,12 +1,12 @@
 package de.metaleg.agent;
 
 import de.metaleg.agent.model.Cidr;
-import de.metaleg.agent.model.Family;
 import de.metaleg.agent.model.MarkSpace;
 import de.metaleg.common.BindAddress;
 import de.metaleg.common.ConfigException;
 import de.metaleg.common.Env;
 import de.metaleg.common.EnvVar;
+import de.metaleg.common.net.Family;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import de.metaleg.agent.model.Family;
 import de.metaleg.common.ConfigException;
+import de.metaleg.common.net.Family;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;

@@ -2,9 +2,9 @@ package de.metaleg.controller.k8s;
 
 import de.metaleg.api.metallb.ServiceL2Status;
 import de.metaleg.api.v1alpha1.EgressPlan;
+import de.metaleg.common.net.IpAddress;
 import de.metaleg.controller.plan.AnnouncerInfo;
 import de.metaleg.controller.plan.EndpointInput;
-import de.metaleg.controller.plan.IpAddr;
 import de.metaleg.controller.plan.NodeInfo;
 import de.metaleg.controller.plan.ServiceInput;
 import de.metaleg.controller.plan.ServiceKey;
@@ -86,9 +86,9 @@ public final class Adapter {
   }
 
   public static NodeInfo node(Node n) {
-    Optional<IpAddr> v4 = Optional.empty();
-    Optional<IpAddr> v6 = Optional.empty();
-    Set<IpAddr> all = new HashSet<>();
+    Optional<IpAddress> v4 = Optional.empty();
+    Optional<IpAddress> v6 = Optional.empty();
+    Set<IpAddress> all = new HashSet<>();
     List<NodeAddress> addresses =
         n.getStatus() == null || n.getStatus().getAddresses() == null
             ? List.of()
@@ -98,7 +98,7 @@ public final class Adapter {
       if (!internal && !"ExternalIP".equals(a.getType())) {
         continue;
       }
-      Optional<IpAddr> ip = IpAddr.parse(a.getAddress());
+      Optional<IpAddress> ip = IpAddress.parse(a.getAddress());
       if (ip.isEmpty()) {
         continue;
       }

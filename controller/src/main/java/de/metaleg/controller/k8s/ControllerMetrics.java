@@ -4,8 +4,8 @@ import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
 import de.metaleg.api.v1alpha1.Role;
 import de.metaleg.common.LatencyBuckets;
+import de.metaleg.common.net.Family;
 import de.metaleg.controller.plan.EgressPlanner;
-import de.metaleg.controller.plan.IpAddr;
 import de.metaleg.controller.plan.NodeInfo;
 import de.metaleg.controller.plan.PlanningState;
 import de.metaleg.controller.plan.ResolvedService;
@@ -207,9 +207,9 @@ public final class ControllerMetrics {
         s.gatewayNode().isPresent()
             && nodes.containsKey(s.gatewayNode().get())
             && (s.lbIPv4().isEmpty()
-                || EgressPlanner.decide(s, IpAddr.Family.IPv4, "", nodes).role() != Role.Reject)
+                || EgressPlanner.decide(s, Family.V4, "", nodes).role() != Role.Reject)
             && (s.lbIPv6().isEmpty()
-                || EgressPlanner.decide(s, IpAddr.Family.IPv6, "", nodes).role() != Role.Reject);
+                || EgressPlanner.decide(s, Family.V6, "", nodes).role() != Role.Reject);
     return ok ? "ok" : "rejected";
   }
 

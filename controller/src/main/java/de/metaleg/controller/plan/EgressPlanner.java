@@ -4,6 +4,8 @@ import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
 import de.metaleg.api.v1alpha1.Reasons;
 import de.metaleg.api.v1alpha1.Role;
+import de.metaleg.common.net.Family;
+import de.metaleg.common.net.IpAddress;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -87,14 +89,14 @@ public final class EgressPlanner {
    * pod-ownership conflicts applied.
    */
   public static Resolution resolveAll(Snapshot snap) {
-    Map<IpAddr, String> nodeAddresses = nodeAddresses(snap.nodes().values());
+    Map<IpAddress, String> nodeAddresses = nodeAddresses(snap.nodes().values());
     Map<ServiceKey, List<AnnouncerInfo>> announcers = new HashMap<>();
     for (AnnouncerInfo a : snap.announcers()) {
       a.service(snap.config().metallbNamespace())
           .ifPresent(k -> announcers.computeIfAbsent(k, x -> new ArrayList<>()).add(a));
     }
     Map<ServiceKey, ResolvedService> resolved = new TreeMap<>();
-    Map<IpAddr, TreeSet<ServiceKey>> claims = new HashMap<>();
+    Map<IpAddress, TreeSet<ServiceKey>> claims = new HashMap<>();
     for (ServiceInput svc : snap.services()) {
       if (!svc.labelled()) {
         continue;
@@ -123,8 +125,8 @@ public final class EgressPlanner {
     return new Resolution(effective, step);
   }
 
-  public static Map<IpAddr, String> nodeAddresses(Collection<NodeInfo> nodes) {
-    Map<IpAddr, String> out = new HashMap<>();
+  public static Map<IpAddress, String> nodeAddresses(Collection<NodeInfo> nodes) {
+    Map<IpAddress, String> out = new HashMap<>();
     for (NodeInfo n : nodes) {
       n.addresses().forEach(ip -> out.put(ip, n.name()));
     }
@@ -178,11 +180,11 @@ public final class EgressPlanner {
     }
     Optional<Decision> d4 =
         s.lbIPv4().isPresent() && !v4.isEmpty()
-            ? Optional.of(decide(s, IpAddr.Family.IPv4, node, nodes))
+            ? Optional.of(decide(s, Family.V4, node, nodes))
             : Optional.empty();
     Optional<Decision> d6 =
         s.lbIPv6().isPresent() && !v6.isEmpty()
-            ? Optional.of(decide(s, IpAddr.Family.IPv6, node, nodes))
+            ? Optional.of(decide(s, Family.V6, node, nodes))
             : Optional.empty();
     if (d4.isPresent() && d6.isPresent() && d4.get().sameRole(d6.get())) {
       EgressEntry e = entry(s, d4.get());
@@ -200,7 +202,7 @@ public final class EgressPlanner {
 
   /** The role of {@code node} for one family of {@code s}, with the reason. */
   public static Decision decide(
-      ResolvedService s, IpAddr.Family family, String node, Map<String, NodeInfo> nodes) {
+      ResolvedService s, Family family, String node, Map<String, NodeInfo> nodes) {
     if (s.gatewayNode().isEmpty()) {
       return new Decision(Role.Reject, Reasons.NO_ANNOUNCER, null, null);
     }
@@ -212,10 +214,10 @@ public final class EgressPlanner {
     if (gw.equals(node)) {
       return new Decision(Role.Gateway, Reasons.ANNOUNCED_BY_THIS_NODE, gw, null);
     }
-    Optional<IpAddr> ip = gateway.internalIP(family);
+    Optional<IpAddress> ip = gateway.internalIP(family);
     if (ip.isEmpty()) {
       String reason =
-          family == IpAddr.Family.IPv4
+          family == Family.V4
               ? Reasons.GATEWAY_HAS_NO_INTERNAL_IPV4
               : Reasons.GATEWAY_HAS_NO_INTERNAL_IPV6;
       return new Decision(Role.Reject, reason, gw, null);

@@ -1,5 +1,7 @@
 package de.metaleg.controller.plan;
 
+import de.metaleg.common.net.Family;
+import de.metaleg.common.net.IpAddress;
 import java.util.Optional;
 import java.util.Set;
 
@@ -9,14 +11,14 @@ import java.util.Set;
  */
 public record NodeInfo(
     String name,
-    Optional<IpAddr> internalIPv4,
-    Optional<IpAddr> internalIPv6,
-    Set<IpAddr> addresses) {
+    Optional<IpAddress> internalIPv4,
+    Optional<IpAddress> internalIPv6,
+    Set<IpAddress> addresses) {
   public NodeInfo {
     addresses = Set.copyOf(addresses);
   }
 
-  public Optional<IpAddr> internalIP(IpAddr.Family family) {
-    return family == IpAddr.Family.IPv4 ? internalIPv4 : internalIPv6;
+  public Optional<IpAddress> internalIP(Family family) {
+    return family == Family.V4 ? internalIPv4 : internalIPv6;
   }
 }

@@ -1,5 +1,7 @@
 package de.metaleg.controller.plan;
 
+import de.metaleg.common.net.Family;
+import de.metaleg.common.net.IpAddress;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -19,14 +21,14 @@ public final class Ownership {
   private Ownership() {}
 
   /** Records that {@code s} wants each of its sources (only families it has an LB IP for). */
-  public static void addClaims(ResolvedService s, Map<IpAddr, TreeSet<ServiceKey>> claims) {
-    for (IpAddr ip : claimedIps(s)) {
+  public static void addClaims(ResolvedService s, Map<IpAddress, TreeSet<ServiceKey>> claims) {
+    for (IpAddress ip : claimedIps(s)) {
       claims.computeIfAbsent(ip, k -> new TreeSet<>()).add(s.key());
     }
   }
 
-  public static void removeClaims(ResolvedService s, Map<IpAddr, TreeSet<ServiceKey>> claims) {
-    for (IpAddr ip : claimedIps(s)) {
+  public static void removeClaims(ResolvedService s, Map<IpAddress, TreeSet<ServiceKey>> claims) {
+    for (IpAddress ip : claimedIps(s)) {
       TreeSet<ServiceKey> owners = claims.get(ip);
       if (owners != null && owners.remove(s.key()) && owners.isEmpty()) {
         claims.remove(ip);
@@ -34,11 +36,11 @@ public final class Ownership {
     }
   }
 
-  public static List<IpAddr> claimedIps(ResolvedService s) {
+  public static List<IpAddress> claimedIps(ResolvedService s) {
     if (!s.usable()) {
       return List.of();
     }
-    List<IpAddr> ips = new ArrayList<>(s.sources().size());
+    List<IpAddress> ips = new ArrayList<>(s.sources().size());
     for (Source src : s.sources()) {
       if (s.lbIP(src.ip().family()).isPresent()) {
         ips.add(src.ip());
@@ -50,7 +52,7 @@ public final class Ownership {
   /** {@code s} without the sources another Service owns, with a Warning for each such pod. */
   public static ResolvedService effective(
       ResolvedService s,
-      Map<IpAddr, TreeSet<ServiceKey>> claims,
+      Map<IpAddress, TreeSet<ServiceKey>> claims,
       Map<ServiceKey, ResolvedService> resolved) {
     if (!s.usable()) {
       return s;
@@ -64,7 +66,7 @@ public final class Ownership {
         kept.add(src);
         continue;
       }
-      IpAddr.Family f = src.ip().family();
+      Family f = src.ip().family();
       ResolvedService winner = resolved.get(owner);
       if (winner != null && Objects.equals(winner.lbIP(f), s.lbIP(f))) {
         kept.add(src); // same LB IP: both Services agree on the source address
@@ -78,9 +80,9 @@ public final class Ownership {
                   + " is also an endpoint of labelled Service "
                   + owner
                   + ", which sorts first and owns it: it egresses with "
-                  + winner.lbIP(f).map(IpAddr::toString).orElse("?")
+                  + winner.lbIP(f).map(IpAddress::toString).orElse("?")
                   + ", not with this Service's "
-                  + s.lbIP(f).map(IpAddr::toString).orElse("?")));
+                  + s.lbIP(f).map(IpAddress::toString).orElse("?")));
     }
     if (findings.isEmpty()) {
       return s;
@@ -90,9 +92,9 @@ public final class Ownership {
 
   /** Every IP that {@code services} claim, for callers that need to know which Services touch. */
   public static TreeSet<ServiceKey> claimants(
-      Collection<IpAddr> ips, Map<IpAddr, TreeSet<ServiceKey>> claims) {
+      Collection<IpAddress> ips, Map<IpAddress, TreeSet<ServiceKey>> claims) {
     TreeSet<ServiceKey> out = new TreeSet<>();
-    for (IpAddr ip : ips) {
+    for (IpAddress ip : ips) {
       TreeSet<ServiceKey> owners = claims.get(ip);
       if (owners != null) {
         out.addAll(owners);

@@ -1,6 +1,7 @@
 package de.metaleg.controller.plan;
 
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
+import de.metaleg.common.net.IpAddress;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -46,9 +47,9 @@ public final class PlanningState {
   private final Map<String, AnnouncerInfo> announcers = new HashMap<>();
   private final Map<ServiceKey, Set<String>> announcersByService = new HashMap<>();
 
-  private Map<IpAddr, String> nodeAddresses = Map.of();
+  private Map<IpAddress, String> nodeAddresses = Map.of();
   private final Map<ServiceKey, ResolvedService> resolved = new HashMap<>();
-  private final Map<IpAddr, TreeSet<ServiceKey>> claims = new HashMap<>();
+  private final Map<IpAddress, TreeSet<ServiceKey>> claims = new HashMap<>();
   private final Map<ServiceKey, ResolvedService> effective = new HashMap<>();
   private final Map<String, TreeSet<ServiceKey>> byNode = new HashMap<>();
   private final TreeSet<ServiceKey> everywhere = new TreeSet<>();
@@ -274,7 +275,7 @@ public final class PlanningState {
     TreeSet<ServiceKey> touched = new TreeSet<>(keys);
     Map<ServiceKey, String> movedFrom = new HashMap<>();
     for (ServiceKey k : keys) {
-      List<IpAddr> ips = new ArrayList<>();
+      List<IpAddress> ips = new ArrayList<>();
       ResolvedService old = resolved.remove(k);
       if (old != null) {
         Ownership.removeClaims(old, claims);

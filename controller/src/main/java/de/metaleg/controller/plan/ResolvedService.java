@@ -1,5 +1,7 @@
 package de.metaleg.controller.plan;
 
+import de.metaleg.common.net.Family;
+import de.metaleg.common.net.IpAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -16,8 +18,8 @@ import java.util.Optional;
 public record ResolvedService(
     ServiceKey key,
     boolean usable,
-    Optional<IpAddr> lbIPv4,
-    Optional<IpAddr> lbIPv6,
+    Optional<IpAddress> lbIPv4,
+    Optional<IpAddress> lbIPv6,
     Optional<String> gatewayNode,
     List<Source> sources,
     List<Finding> findings) {
@@ -31,8 +33,8 @@ public record ResolvedService(
         key, false, Optional.empty(), Optional.empty(), Optional.empty(), List.of(), List.of(why));
   }
 
-  public Optional<IpAddr> lbIP(IpAddr.Family family) {
-    return family == IpAddr.Family.IPv4 ? lbIPv4 : lbIPv6;
+  public Optional<IpAddress> lbIP(Family family) {
+    return family == Family.V4 ? lbIPv4 : lbIPv6;
   }
 
   /** The LB IPs as Events print them: {@code 198.51.100.10, 2001:db8::10}. */

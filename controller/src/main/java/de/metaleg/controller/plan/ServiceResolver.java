@@ -1,5 +1,6 @@
 package de.metaleg.controller.plan;
 
+import de.metaleg.common.net.IpAddress;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -37,7 +38,7 @@ public final class ServiceResolver {
       ServiceInput svc,
       Collection<EndpointInput> endpoints,
       Collection<AnnouncerInfo> announcers,
-      Map<IpAddr, String> nodeAddresses) {
+      Map<IpAddress, String> nodeAddresses) {
     ServiceKey key = svc.key();
     if (!"LoadBalancer".equals(svc.type())) {
       return ResolvedService.unusable(
@@ -50,10 +51,10 @@ public final class ServiceResolver {
                   + ", not LoadBalancer: no egress rules (metaleg.de/rewriteSrcIP needs a MetalLB"
                   + " LoadBalancer IP)"));
     }
-    Optional<IpAddr> v4 = Optional.empty();
-    Optional<IpAddr> v6 = Optional.empty();
+    Optional<IpAddress> v4 = Optional.empty();
+    Optional<IpAddress> v6 = Optional.empty();
     for (String text : svc.ingressIPs()) {
-      Optional<IpAddr> ip = IpAddr.parse(text);
+      Optional<IpAddress> ip = IpAddress.parse(text);
       if (ip.isEmpty()) {
         return ResolvedService.unusable(
             key,
@@ -112,13 +113,13 @@ public final class ServiceResolver {
   private static List<Source> sources(
       ServiceKey key,
       Collection<EndpointInput> endpoints,
-      Map<IpAddr, String> nodeAddresses,
+      Map<IpAddress, String> nodeAddresses,
       List<Finding> findings) {
-    TreeMap<IpAddr, Source> byIp = new TreeMap<>();
+    TreeMap<IpAddress, Source> byIp = new TreeMap<>();
     List<String> malformed = new ArrayList<>();
     List<String> hostNetwork = new ArrayList<>();
     for (EndpointInput e : endpoints) {
-      Optional<IpAddr> ip = IpAddr.parse(e.address());
+      Optional<IpAddress> ip = IpAddress.parse(e.address());
       if (ip.isEmpty()) {
         malformed.add("\"" + e.address() + "\"");
         continue;

@@ -1,10 +1,10 @@
 package de.metaleg.controller.bench;
 
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
+import de.metaleg.common.net.IpAddress;
 import de.metaleg.controller.plan.AnnouncerInfo;
 import de.metaleg.controller.plan.EgressPlanner;
 import de.metaleg.controller.plan.EndpointInput;
-import de.metaleg.controller.plan.IpAddr;
 import de.metaleg.controller.plan.NodeInfo;
 import de.metaleg.controller.plan.PlannerConfig;
 import de.metaleg.controller.plan.PlanningState;
@@ -42,8 +42,8 @@ public final class PlannerBenchmark {
     PlannerConfig config = new PlannerConfig("metallb-system", true);
     List<NodeInfo> nodes = new ArrayList<>();
     for (int n = 0; n < NODES; n++) {
-      IpAddr v4 = IpAddr.parse("192.0." + (n / 250) + "." + (n % 250 + 1)).orElseThrow();
-      IpAddr v6 = IpAddr.parse("2001:db8::" + Integer.toHexString(n + 1)).orElseThrow();
+      IpAddress v4 = IpAddress.parse("192.0." + (n / 250) + "." + (n % 250 + 1)).orElseThrow();
+      IpAddress v6 = IpAddress.parse("2001:db8::" + Integer.toHexString(n + 1)).orElseThrow();
       nodes.add(new NodeInfo(node(n), Optional.of(v4), Optional.of(v6), Set.of(v4, v6)));
     }
     List<ServiceInput> services = new ArrayList<>();

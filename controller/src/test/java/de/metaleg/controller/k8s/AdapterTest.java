@@ -3,9 +3,9 @@ package de.metaleg.controller.k8s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import de.metaleg.api.metallb.ServiceL2Status;
+import de.metaleg.common.net.IpAddress;
 import de.metaleg.controller.plan.AnnouncerInfo;
 import de.metaleg.controller.plan.EndpointInput;
-import de.metaleg.controller.plan.IpAddr;
 import de.metaleg.controller.plan.NodeInfo;
 import de.metaleg.controller.plan.ServiceInput;
 import de.metaleg.controller.plan.ServiceKey;
@@ -91,14 +91,15 @@ class AdapterTest {
               - {type: InternalIP, address: "2001:db8::1"}
             """,
             Node.class);
-    IpAddr v4 = IpAddr.parse("192.0.2.1").get();
-    IpAddr v6 = IpAddr.parse("2001:db8::1").get();
+    IpAddress v4 = IpAddress.parse("192.0.2.1").get();
+    IpAddress v6 = IpAddress.parse("2001:db8::1").get();
     assertEquals(
         new NodeInfo(
             "node-1",
             Optional.of(v4),
             Optional.of(v6),
-            Set.of(v4, v6, IpAddr.parse("192.0.2.11").get(), IpAddr.parse("203.0.113.1").get())),
+            Set.of(
+                v4, v6, IpAddress.parse("192.0.2.11").get(), IpAddress.parse("203.0.113.1").get())),
         Adapter.node(n));
   }
 

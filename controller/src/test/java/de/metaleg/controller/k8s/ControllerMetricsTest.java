@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import de.metaleg.common.LatencyBuckets;
+import de.metaleg.common.net.IpAddress;
 import de.metaleg.controller.plan.AnnouncerInfo;
 import de.metaleg.controller.plan.EndpointInput;
-import de.metaleg.controller.plan.IpAddr;
 import de.metaleg.controller.plan.NodeInfo;
 import de.metaleg.controller.plan.PlannerConfig;
 import de.metaleg.controller.plan.PlanningState;
@@ -32,7 +32,7 @@ class ControllerMetricsTest {
   static final ServiceKey A = new ServiceKey("ns", "a");
 
   static NodeInfo node(int n) {
-    IpAddr ip = IpAddr.parse("192.0.2." + n).orElseThrow();
+    IpAddress ip = IpAddress.parse("192.0.2." + n).orElseThrow();
     return new NodeInfo("node-" + n, Optional.of(ip), Optional.empty(), Set.of(ip));
   }
 

@@ -2,6 +2,7 @@ package de.metaleg.controller.plan;
 
 import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
+import de.metaleg.common.net.IpAddress;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -39,11 +40,11 @@ final class Fixtures {
 
   /** A node with the given InternalIPs (either family). */
   Fixtures node(String name, String... internalIPs) {
-    Optional<IpAddr> v4 = Optional.empty();
-    Optional<IpAddr> v6 = Optional.empty();
-    Set<IpAddr> all = new HashSet<>();
+    Optional<IpAddress> v4 = Optional.empty();
+    Optional<IpAddress> v6 = Optional.empty();
+    Set<IpAddress> all = new HashSet<>();
     for (String s : internalIPs) {
-      IpAddr ip = IpAddr.parse(s).orElseThrow();
+      IpAddress ip = IpAddress.parse(s).orElseThrow();
       all.add(ip);
       if (ip.isV4() && v4.isEmpty()) {
         v4 = Optional.of(ip);

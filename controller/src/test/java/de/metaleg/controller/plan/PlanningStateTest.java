@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
+import de.metaleg.common.net.IpAddress;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -27,8 +28,8 @@ class PlanningStateTest {
   static final PlannerConfig FILTERED = new PlannerConfig("metallb-system", true);
 
   static NodeInfo node(int n, boolean v6) {
-    IpAddr v4ip = IpAddr.parse("192.0.2." + n).orElseThrow();
-    IpAddr v6ip = IpAddr.parse("2001:db8::" + n).orElseThrow();
+    IpAddress v4ip = IpAddress.parse("192.0.2." + n).orElseThrow();
+    IpAddress v6ip = IpAddress.parse("2001:db8::" + n).orElseThrow();
     return new NodeInfo(
         "node-" + n,
         Optional.of(v4ip),

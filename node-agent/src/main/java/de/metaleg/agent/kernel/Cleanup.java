@@ -1,12 +1,12 @@
 package de.metaleg.agent.kernel;
 
-import de.metaleg.agent.model.Family;
 import de.metaleg.agent.model.MarkSpace;
 import de.metaleg.agent.render.Names;
 import de.metaleg.agent.render.NftPayloads;
 import de.metaleg.agent.render.ObservedRoutes;
 import de.metaleg.agent.render.RoutePayloads;
 import de.metaleg.agent.render.Rules.PolicyRule;
+import de.metaleg.common.net.Family;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

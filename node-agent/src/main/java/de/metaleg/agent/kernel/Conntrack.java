@@ -1,7 +1,7 @@
 package de.metaleg.agent.kernel;
 
-import de.metaleg.agent.model.Family;
 import de.metaleg.agent.render.ConntrackEntry;
+import de.metaleg.common.net.Family;
 import java.util.ArrayList;
 import java.util.List;
 

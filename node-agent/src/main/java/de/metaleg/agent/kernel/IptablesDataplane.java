@@ -2,7 +2,6 @@ package de.metaleg.agent.kernel;
 
 import de.metaleg.agent.model.DesiredPlan;
 import de.metaleg.agent.model.Entry;
-import de.metaleg.agent.model.Family;
 import de.metaleg.agent.model.MarkSpace;
 import de.metaleg.agent.render.DataplaneRenderer;
 import de.metaleg.agent.render.DesiredState;
@@ -13,6 +12,7 @@ import de.metaleg.agent.render.Names;
 import de.metaleg.agent.render.NodeFacts;
 import de.metaleg.agent.render.ObservedRoutes;
 import de.metaleg.agent.render.ObservedSet;
+import de.metaleg.common.net.Family;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;

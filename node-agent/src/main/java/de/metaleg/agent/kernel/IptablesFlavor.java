@@ -1,6 +1,6 @@
 package de.metaleg.agent.kernel;
 
-import de.metaleg.agent.model.Family;
+import de.metaleg.common.net.Family;
 import java.util.List;
 
 /**

@@ -1,12 +1,12 @@
 package de.metaleg.agent.kernel;
 
-import de.metaleg.agent.model.Family;
 import de.metaleg.agent.model.MarkSpace;
 import de.metaleg.agent.render.IptablesPayloads;
 import de.metaleg.agent.render.Names;
 import de.metaleg.agent.render.ObservedRoutes;
 import de.metaleg.agent.render.ObservedSet;
 import de.metaleg.agent.render.Rules.PolicyRule;
+import de.metaleg.common.net.Family;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;

@@ -1,7 +1,6 @@
 package de.metaleg.agent.kernel;
 
 import de.metaleg.agent.model.DesiredPlan;
-import de.metaleg.agent.model.Family;
 import de.metaleg.agent.model.MarkSpace;
 import de.metaleg.agent.render.DesiredState;
 import de.metaleg.agent.render.GatewayFamily;
@@ -10,6 +9,7 @@ import de.metaleg.agent.render.ObservedRoutes;
 import de.metaleg.agent.render.RoutePayloads;
 import de.metaleg.agent.render.Rules.PolicyRule;
 import de.metaleg.agent.render.Rules.RouteSpec;
+import de.metaleg.common.net.Family;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;

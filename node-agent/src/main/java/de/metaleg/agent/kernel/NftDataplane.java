@@ -1,13 +1,13 @@
 package de.metaleg.agent.kernel;
 
 import de.metaleg.agent.model.DesiredPlan;
-import de.metaleg.agent.model.Family;
 import de.metaleg.agent.render.DataplaneRenderer;
 import de.metaleg.agent.render.DesiredState;
 import de.metaleg.agent.render.NftPayloads;
 import de.metaleg.agent.render.NftState;
 import de.metaleg.agent.render.NodeFacts;
 import de.metaleg.agent.render.ObservedRoutes;
+import de.metaleg.common.net.Family;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;

@@ -1,6 +1,7 @@
 package de.metaleg.agent.model;
 
 import de.metaleg.api.v1alpha1.Role;
+import de.metaleg.common.net.Family;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;

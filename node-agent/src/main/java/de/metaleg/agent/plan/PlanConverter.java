@@ -2,11 +2,11 @@ package de.metaleg.agent.plan;
 
 import de.metaleg.agent.model.DesiredPlan;
 import de.metaleg.agent.model.Entry;
-import de.metaleg.agent.model.Family;
-import de.metaleg.agent.model.IpAddresses;
 import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
 import de.metaleg.api.v1alpha1.Role;
+import de.metaleg.common.net.Family;
+import de.metaleg.common.net.IpAddress;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -89,7 +89,8 @@ public final class PlanConverter {
       List<String> rawSources = f == Family.V4 ? raw.getSourceIPv4s() : raw.getSourceIPv6s();
       List<String> sources = new ArrayList<>();
       for (String s : rawSources == null ? List.<String>of() : rawSources) {
-        IpAddresses.canonical(f, s)
+        IpAddress.parse(f, s)
+            .map(IpAddress::toString)
             .ifPresentOrElse(
                 sources::add,
                 () -> errors.add("source \"" + s + "\" is not an " + f.label() + " address"));
@@ -140,7 +141,7 @@ public final class PlanConverter {
     if (value == null || value.isBlank()) {
       return Optional.empty();
     }
-    Optional<String> ip = IpAddresses.canonical(f, value);
+    Optional<String> ip = IpAddress.parse(f, value).map(IpAddress::toString);
     if (ip.isEmpty()) {
       errors.add(what + f.label() + " \"" + value + "\" is not an " + f.label() + " address");
     }

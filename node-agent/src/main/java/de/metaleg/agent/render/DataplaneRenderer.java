@@ -2,7 +2,6 @@ package de.metaleg.agent.render;
 
 import de.metaleg.agent.model.DesiredPlan;
 import de.metaleg.agent.model.Entry;
-import de.metaleg.agent.model.Family;
 import de.metaleg.agent.model.IpAddresses;
 import de.metaleg.agent.model.MarkSpace;
 import de.metaleg.agent.render.Rules.MarkRule;
@@ -11,6 +10,7 @@ import de.metaleg.agent.render.Rules.RejectRule;
 import de.metaleg.agent.render.Rules.RouteSpec;
 import de.metaleg.agent.render.Rules.SnatRule;
 import de.metaleg.api.v1alpha1.Role;
+import de.metaleg.common.net.Family;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;

@@ -1,12 +1,12 @@
 package de.metaleg.agent.render;
 
-import de.metaleg.agent.model.Family;
 import de.metaleg.agent.render.Rules.MarkRule;
 import de.metaleg.agent.render.Rules.PolicyRule;
 import de.metaleg.agent.render.Rules.RejectRule;
 import de.metaleg.agent.render.Rules.RouteSpec;
 import de.metaleg.agent.render.Rules.SnatRule;
 import de.metaleg.api.v1alpha1.Role;
+import de.metaleg.common.net.Family;
 import java.util.List;
 import java.util.Map;
 

@@ -1,6 +1,6 @@
 package de.metaleg.agent.render;
 
-import de.metaleg.agent.model.Family;
+import de.metaleg.common.net.Family;
 import java.util.List;
 
 /** An ipset MetalEG wants: name, family, type and its members (canonical, sorted). */

@@ -1,6 +1,6 @@
 package de.metaleg.agent.render;
 
-import de.metaleg.agent.model.Family;
+import de.metaleg.common.net.Family;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashSet;

@@ -1,10 +1,10 @@
 package de.metaleg.agent.render;
 
-import de.metaleg.agent.model.Family;
 import de.metaleg.agent.model.MarkSpace;
 import de.metaleg.agent.render.Rules.MarkRule;
 import de.metaleg.agent.render.Rules.RejectRule;
 import de.metaleg.agent.render.Rules.SnatRule;
+import de.metaleg.common.net.Family;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;

@@ -2,9 +2,9 @@ package de.metaleg.agent.render;
 
 import de.metaleg.agent.model.DesiredPlan;
 import de.metaleg.agent.model.Entry;
-import de.metaleg.agent.model.Family;
 import de.metaleg.agent.model.MarkSpace;
 import de.metaleg.api.v1alpha1.Role;
+import de.metaleg.common.net.Family;
 import java.util.Map;
 import java.util.Optional;
 import java.util.SortedSet;

@@ -1,6 +1,6 @@
 package de.metaleg.agent.render;
 
-import de.metaleg.agent.model.Family;
+import de.metaleg.common.net.Family;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

@@ -1,8 +1,8 @@
 package de.metaleg.agent.render;
 
 import de.metaleg.agent.model.Cidr;
-import de.metaleg.agent.model.Family;
 import de.metaleg.agent.model.MarkSpace;
+import de.metaleg.common.net.Family;
 import java.util.List;
 
 /** What the renderer needs to know about this node besides the plan. */

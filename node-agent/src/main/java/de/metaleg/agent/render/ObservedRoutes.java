@@ -1,7 +1,7 @@
 package de.metaleg.agent.render;
 
-import de.metaleg.agent.model.Family;
 import de.metaleg.agent.render.Rules.PolicyRule;
+import de.metaleg.common.net.Family;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;

@@ -1,6 +1,6 @@
 package de.metaleg.agent.render;
 
-import de.metaleg.agent.model.Family;
+import de.metaleg.common.net.Family;
 
 /** The firewall rules MetalEG renders, backend neutral. */
 public final class Rules {

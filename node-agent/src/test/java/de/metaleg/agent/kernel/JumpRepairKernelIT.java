@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import de.metaleg.agent.AgentConfig;
 import de.metaleg.agent.model.DesiredPlan;
-import de.metaleg.agent.model.Family;
 import de.metaleg.agent.render.NodeFacts;
+import de.metaleg.common.net.Family;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;

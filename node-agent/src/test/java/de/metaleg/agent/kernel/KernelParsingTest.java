@@ -3,11 +3,11 @@ package de.metaleg.agent.kernel;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import de.metaleg.agent.model.Family;
 import de.metaleg.agent.model.MarkSpace;
 import de.metaleg.agent.render.ObservedRoutes;
 import de.metaleg.agent.render.ObservedSet;
 import de.metaleg.agent.render.Rules.PolicyRule;
+import de.metaleg.common.net.Family;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;

@@ -92,7 +92,7 @@ class AgentLoopMockTest {
           List.of(
               new Entry(
                   "shop/bad",
-                  de.metaleg.agent.model.Family.V4,
+                  de.metaleg.common.net.Family.V4,
                   de.metaleg.api.v1alpha1.Role.Reject,
                   "RecoveredFromKernel",
                   Optional.empty(),

@@ -4,10 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import de.metaleg.agent.model.Entry;
-import de.metaleg.agent.model.Family;
 import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
 import de.metaleg.api.v1alpha1.Role;
+import de.metaleg.common.net.Family;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -68,6 +68,14 @@ class PlanConverterTest {
             "hostname as source",
             (Consumer<EgressEntry>) e -> e.setSourceIPv4s(List.of("localhost")),
             "localhost"),
+        Arguments.of(
+            "source with surrounding whitespace (the controller never writes it)",
+            (Consumer<EgressEntry>) e -> e.setSourceIPv4s(List.of(" 10.244.1.5")),
+            "source \" 10.244.1.5\" is not an IPv4 address"),
+        Arguments.of(
+            "gateway IP with surrounding whitespace",
+            (Consumer<EgressEntry>) e -> e.setGatewayIPv6("2001:db8::2\n"),
+            "gatewayIPv6 \"2001:db8::2\n\" is not an IPv6 address"),
         Arguments.of(
             "unknown role",
             (Consumer<EgressEntry>) e -> e.setRole("forward"),

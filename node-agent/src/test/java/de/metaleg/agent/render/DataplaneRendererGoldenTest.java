@@ -4,10 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import de.metaleg.agent.AgentConfig;
 import de.metaleg.agent.model.DesiredPlan;
-import de.metaleg.agent.model.Family;
 import de.metaleg.agent.plan.Conversion;
 import de.metaleg.agent.plan.PlanConverter;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
+import de.metaleg.common.net.Family;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,6 +1,10 @@
-package de.metaleg.agent.model;
+package de.metaleg.common.net;
 
-/** An address family; every kernel object MetalEG owns exists once per family. */
+/**
+ * An address family. The controller plans per family and the agent programs every kernel object it
+ * owns once per family; the words the kernel tools use for a family are kept here so that each
+ * family-dependent spelling exists once.
+ */
 public enum Family {
   V4("4", "inet", "iptables", "-4", 32),
   V6("6", "inet6", "ip6tables", "-6", 128);
@@ -39,10 +43,12 @@ public enum Family {
     return ipFlag;
   }
 
+  /** Address length: 32 or 128. */
   public int bits() {
     return bits;
   }
 
+  /** "IPv4" or "IPv6", as messages and CRD field names spell it. */
   public String label() {
     return this == V4 ? "IPv4" : "IPv6";
   }
