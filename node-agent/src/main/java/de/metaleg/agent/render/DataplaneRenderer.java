@@ -2,7 +2,6 @@ package de.metaleg.agent.render;
 
 import de.metaleg.agent.model.DesiredPlan;
 import de.metaleg.agent.model.Entry;
-import de.metaleg.agent.model.IpAddresses;
 import de.metaleg.agent.model.MarkSpace;
 import de.metaleg.agent.render.Rules.MarkRule;
 import de.metaleg.agent.render.Rules.PolicyRule;
@@ -11,6 +10,7 @@ import de.metaleg.agent.render.Rules.RouteSpec;
 import de.metaleg.agent.render.Rules.SnatRule;
 import de.metaleg.api.v1alpha1.Role;
 import de.metaleg.common.net.Family;
+import de.metaleg.common.net.IpAddress;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
@@ -54,12 +54,10 @@ public final class DataplaneRenderer {
           .forEach(e -> e.snatIp().ifPresent(lbs::add));
       sets.add(new IpSetSpec(Names.lbSet(f), f, IpSetSpec.HASH_IP, lbs));
       List<String> quarantined =
-          plan.quarantine().stream()
-              .filter(ip -> IpAddresses.canonical(f, ip).isPresent())
-              .toList();
+          plan.quarantine().stream().filter(ip -> IpAddress.parse(f, ip).isPresent()).toList();
       sets.add(new IpSetSpec(Names.quarantineSet(f), f, IpSetSpec.HASH_IP, quarantined));
       List<String> settling =
-          plan.settling().stream().filter(ip -> IpAddresses.canonical(f, ip).isPresent()).toList();
+          plan.settling().stream().filter(ip -> IpAddress.parse(f, ip).isPresent()).toList();
       sets.add(new IpSetSpec(Names.settlingSet(f), f, IpSetSpec.HASH_IP, settling));
       List<String> gatewaySources = new ArrayList<>();
       plan.entries().stream()
