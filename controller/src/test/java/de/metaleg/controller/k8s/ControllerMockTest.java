@@ -363,6 +363,34 @@ class ControllerMockTest {
   }
 
   @Test
+  void aDeletedNodesPlanIsDeleted() {
+    startController(PlanWriter.MAX_PLAN_BYTES);
+    webWithGatewayOnNode1();
+    assertEquals(2.0, forwardEntries(), "node-2 and node-3");
+    cluster.client.nodes().withName("node-3").delete(); // a plan with an entry; no GC in the mock
+    await("node-3's plan is gone", () -> cluster.plan("node-3") == null);
+    await(
+        "one delete counted",
+        () ->
+            registry
+                .find("metaleg_controller_plans_written_total")
+                .tag("operation", "delete")
+                .counters()
+                .stream()
+                .mapToDouble(c -> c.count())
+                .sum(),
+        d -> d == 1.0);
+    await("node-3's entries are no longer counted", this::forwardEntries, f -> f == 1.0);
+    assertEquals(
+        List.of("app/web Forward/AnnouncedByOtherNode via=192.0.2.1 src=10.0.2.5"),
+        entries("node-2"));
+  }
+
+  double forwardEntries() {
+    return registry.get("metaleg_controller_plan_entries").tag("role", "Forward").gauge().value();
+  }
+
+  @Test
   void unusableServicesGetAWarningAndDoNotDisturbOthers() {
     startController(PlanWriter.MAX_PLAN_BYTES);
     cluster.service("internal", "198.51.100.20", "ClusterIP");
