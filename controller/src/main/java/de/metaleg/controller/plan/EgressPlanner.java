@@ -41,6 +41,13 @@ public final class EgressPlanner {
       GatewayMemory gateways,
       Optional<Instant> nextExpiry) {}
 
+  /**
+   * Plans every node from scratch. No production code calls this: the controller keeps an
+   * incremental {@link PlanningState}, built from the same pieces ({@link ServiceResolver}, {@link
+   * #footprint}, {@link #planNode}), which re-plans only what a change touches. This is the
+   * reference the tests hold that state to ({@code PlanningStateTest} compares both after random
+   * changes) and what the planner tables and benchmarks run.
+   */
   public static PlanResult plan(Snapshot snap) {
     Resolution resolution = resolveAll(snap);
     Map<ServiceKey, ResolvedService> services = resolution.services();
