@@ -208,6 +208,18 @@ public final class EgressPlanner {
   /** The role of {@code node} for one family of {@code s}, with the reason. */
   public static Decision decide(
       ResolvedService s, IpAddr.Family family, String node, Map<String, NodeInfo> nodes) {
+    boolean isGateway = s.gatewayNode().filter(node::equals).isPresent() && nodes.containsKey(node);
+    return isGateway
+        ? new Decision(Role.Gateway, Reasons.ANNOUNCED_BY_THIS_NODE, node, null)
+        : decideElsewhere(s, family, nodes);
+  }
+
+  /**
+   * The role every node but the gateway gets for one family of {@code s}: Forward to the gateway's
+   * InternalIP, or Reject and why.
+   */
+  public static Decision decideElsewhere(
+      ResolvedService s, IpAddr.Family family, Map<String, NodeInfo> nodes) {
     if (s.gatewayNode().isEmpty()) {
       return new Decision(Role.Reject, Reasons.NO_ANNOUNCER, null, null);
     }
@@ -215,9 +227,6 @@ public final class EgressPlanner {
     NodeInfo gateway = nodes.get(gw);
     if (gateway == null) {
       return new Decision(Role.Reject, Reasons.ANNOUNCER_NODE_UNKNOWN, gw, null);
-    }
-    if (gw.equals(node)) {
-      return new Decision(Role.Gateway, Reasons.ANNOUNCED_BY_THIS_NODE, gw, null);
     }
     Optional<IpAddr> ip = gateway.internalIP(family);
     if (ip.isEmpty()) {
