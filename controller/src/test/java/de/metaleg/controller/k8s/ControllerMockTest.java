@@ -26,8 +26,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The controller against fabric8's CRUD mock API server: the production wiring (JOSDK, informers,
- * JSON merge patch) end to end. Three nodes; Service app/web (LB IP 198.51.100.10) has pods on
- * node-2 and node-3; MetalLB announces it from node-1.
+ * plan writes by create and update with the cached resourceVersion) end to end. Three nodes;
+ * Service app/web (LB IP 198.51.100.10) has pods on node-2 and node-3; MetalLB announces it from
+ * node-1.
  */
 class ControllerMockTest {
   MockCluster cluster;
