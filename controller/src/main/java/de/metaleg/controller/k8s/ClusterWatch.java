@@ -167,13 +167,13 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
     if (timers != null) {
       timers.shutdownNow();
     }
-    orphanThread.shutdownNow();
     for (SharedIndexInformer<?> i :
         new SharedIndexInformer<?>[] {nodes, services, slices, announcers, plans}) {
       if (i != null) {
         i.stop();
       }
     }
+    orphanThread.shutdownNow(); // after the informers: a late callback must still find it open
     super.stop();
   }
 
