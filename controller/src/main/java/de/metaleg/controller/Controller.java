@@ -21,9 +21,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Wires the controller: planning state, event source, reconciler, JOSDK operator (JSON merge patch,
- * never server-side apply; leader election when configured). Used by {@link ControllerMain} and by
- * the mock-server tests, so both run the same code.
+ * Wires the controller: planning state, event source, reconciler, JOSDK operator (leader election
+ * when configured). Plans are written with create and update (PUT with the cached resourceVersion,
+ * see {@link PlanWriter}), never server-side apply; the reconciler never patches its primary (the
+ * Node), so JOSDK's primary-patch setting below only keeps SSA off should it ever do. Used by
+ * {@link ControllerMain} and by the mock-server tests, so both run the same code.
  */
 public final class Controller implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Controller.class);

@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -39,9 +40,10 @@ import org.slf4j.LoggerFactory;
  * The controller's inputs as one JOSDK event source. It runs its own informers (labelled Services,
  * EndpointSlices, Nodes, ServiceL2Status in all namespaces, EgressPlans), feeds every change into
  * the {@link PlanningState} and triggers a reconcile of exactly the nodes whose plan may have
- * changed. Every {@code RECONCILIATION_INTERVAL} it rebuilds the state from the caches, deletes
- * plans of vanished nodes and triggers every node. While a Service's gateway is bridged by the
- * grace period, a one-shot timer runs {@link PlanningState#expire} when the grace runs out.
+ * changed. Every {@code RECONCILIATION_INTERVAL} it rebuilds the state from the caches and triggers
+ * every node. While a Service's gateway is bridged by the grace period, a one-shot timer runs
+ * {@link PlanningState#expire} when the grace runs out. Its callbacks do no API I/O: plans of
+ * vanished nodes are handed to {@link OrphanPlans}, which deletes them on a thread of its own.
  */
 public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
   private static final Logger LOG = LoggerFactory.getLogger(ClusterWatch.class);
@@ -51,9 +53,15 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
   private final Duration resyncInterval;
   private final EventRecorder events;
   private final ControllerMetrics metrics;
-  private final PlanWriter writer;
-  private final java.util.function.BooleanSupplier leading;
   private final TriggerTimes triggers;
+  private final ExecutorService orphanThread =
+      Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "metaleg-orphans");
+            t.setDaemon(true);
+            return t;
+          });
+  private final OrphanPlans orphans;
   private final Object lock = new Object();
 
   private SharedIndexInformer<Node> nodes;
@@ -81,9 +89,8 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
     this.resyncInterval = resyncInterval;
     this.events = events;
     this.metrics = metrics;
-    this.writer = writer;
-    this.leading = leading;
     this.triggers = triggers;
+    this.orphans = new OrphanPlans(state::hasNode, writer::delete, leading, orphanThread);
   }
 
   @Override
@@ -111,12 +118,9 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
         handler(
             n -> state.putNode(Adapter.node(n)),
             n -> {
-              String name = n.getMetadata().getName();
-              apply(state.removeNode(name), triggers.deleteTime());
-              if (leading.getAsBoolean()) {
-                writer.delete(name);
-              }
-              return PlanningState.Update.NONE;
+              PlanningState.Update u = state.removeNode(n.getMetadata().getName());
+              orphans.check(Set.of(n.getMetadata().getName())); // after: it asks the state
+              return u;
             }));
     services.addEventHandler(
         handler(
@@ -169,6 +173,7 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
         i.stop();
       }
     }
+    orphanThread.shutdownNow(); // after the informers: a late callback must still find it open
     super.stop();
   }
 
@@ -202,9 +207,9 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
   }
 
   /**
-   * Rebuilds the state from the caches, garbage-collects plans without a Node and triggers every
-   * node. Held under the same lock as event handling, so no event is lost between listing the
-   * caches and replacing the state.
+   * Rebuilds the state from the caches, hands plans without a Node to {@link OrphanPlans} and
+   * triggers every node. Held under the same lock as event handling, so no event is lost between
+   * listing the caches and replacing the state.
    */
   public void resync() {
     synchronized (lock) {
@@ -231,13 +236,11 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
                       l2));
       primed = true;
       apply(u, Optional.empty());
-      if (leading.getAsBoolean()) {
-        for (EgressPlan p : plans.getStore().list()) {
-          if (!state.hasNode(p.getMetadata().getName())) {
-            writer.delete(p.getMetadata().getName());
-          }
-        }
-      }
+      orphans.check(
+          plans.getStore().list().stream()
+              .map(p -> p.getMetadata().getName())
+              .filter(n -> !state.hasNode(n))
+              .toList());
     }
   }
 
@@ -254,8 +257,8 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
     String name = p.getMetadata().getName();
     if (state.hasNode(name)) {
       trigger(Set.of(name));
-    } else if (leading.getAsBoolean() && plans.getStore().getByKey(name) != null) {
-      writer.delete(name); // a plan for a node that does not exist
+    } else if (plans.getStore().getByKey(name) != null) {
+      orphans.check(Set.of(name)); // a plan for a node that does not exist
     }
     return PlanningState.Update.NONE;
   }

@@ -4,11 +4,7 @@ import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
 import de.metaleg.api.v1alpha1.Role;
 import de.metaleg.common.LatencyBuckets;
-import de.metaleg.common.net.Family;
-import de.metaleg.controller.plan.EgressPlanner;
-import de.metaleg.controller.plan.NodeInfo;
 import de.metaleg.controller.plan.PlanningState;
-import de.metaleg.controller.plan.ResolvedService;
 import de.metaleg.controller.plan.ServiceKey;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -195,26 +191,22 @@ public final class ControllerMetrics {
     return m.values().stream().mapToInt(c -> c.getOrDefault(role, 0)).sum();
   }
 
-  /** One state per labelled Service, as an operator would group them on a dashboard. */
-  static String state(ResolvedService s, Map<String, NodeInfo> nodes) {
-    if (!s.usable()) {
+  /**
+   * One state per labelled Service, as an operator would group them on a dashboard: read from the
+   * decisions the planning state made for the nodes that forward (ok when none rejects).
+   */
+  static String state(PlanningState.PlannedService p) {
+    if (!p.service().usable()) {
       return "invalid";
     }
-    if (!s.hasRules()) {
+    if (!p.service().hasRules()) {
       return "no_endpoints";
     }
-    boolean ok =
-        s.gatewayNode().isPresent()
-            && nodes.containsKey(s.gatewayNode().get())
-            && (s.lbIPv4().isEmpty()
-                || EgressPlanner.decide(s, Family.V4, "", nodes).role() != Role.Reject)
-            && (s.lbIPv6().isEmpty()
-                || EgressPlanner.decide(s, Family.V6, "", nodes).role() != Role.Reject);
+    boolean ok = p.elsewhere().stream().noneMatch(d -> d.role() == Role.Reject);
     return ok ? "ok" : "rejected";
   }
 
   private static double countServices(PlanningState state, String wanted) {
-    Map<String, NodeInfo> nodes = state.nodes();
-    return state.services().stream().filter(s -> state(s, nodes).equals(wanted)).count();
+    return state.plannedServices().stream().filter(p -> state(p).equals(wanted)).count();
   }
 }

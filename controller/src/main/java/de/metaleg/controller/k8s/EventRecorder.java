@@ -120,8 +120,7 @@ public final class EventRecorder implements AutoCloseable {
       try {
         client.v1().events().inNamespace(namespace).resource(e).create();
       } catch (KubernetesClientException conflict) {
-        // written before this process started: continue its count from ours
-        if (conflict.getCode() != 409 || !bump(namespace, name, Math.max(count, 2), now)) {
+        if (conflict.getCode() != 409 || !continueStored(namespace, name, now)) {
           throw conflict;
         }
       }
@@ -130,21 +129,39 @@ public final class EventRecorder implements AutoCloseable {
     }
   }
 
+  /**
+   * The Event was written before this process started (a restarted controller): continue its stored
+   * count. RBAC has no get, so the count is read from the answer to a patch that touches only
+   * lastTimestamp; false when the Event is gone (expired).
+   */
+  private boolean continueStored(String namespace, String name, String now) {
+    Event stored = patch(namespace, name, "{\"lastTimestamp\":\"" + now + "\"}");
+    if (stored == null) {
+      return false;
+    }
+    int count = (stored.getCount() == null ? 1 : stored.getCount()) + 1;
+    counts.put(namespace + "/" + name, count);
+    return bump(namespace, name, count, now);
+  }
+
   /** Merge-patches count and lastTimestamp; false when the Event is gone (expired). */
   private boolean bump(String namespace, String name, int count, String now) {
+    return patch(namespace, name, "{\"count\":" + count + ",\"lastTimestamp\":\"" + now + "\"}")
+        != null;
+  }
+
+  /** A JSON merge patch of the Event; its new state, or null when it is gone (404). */
+  private Event patch(String namespace, String name, String mergePatch) {
     try {
-      client
+      return client
           .v1()
           .events()
           .inNamespace(namespace)
           .withName(name)
-          .patch(
-              PatchContext.of(PatchType.JSON_MERGE),
-              "{\"count\":" + count + ",\"lastTimestamp\":\"" + now + "\"}");
-      return true;
+          .patch(PatchContext.of(PatchType.JSON_MERGE), mergePatch);
     } catch (KubernetesClientException e) {
       if (e.getCode() == 404) {
-        return false;
+        return null;
       }
       throw e;
     }

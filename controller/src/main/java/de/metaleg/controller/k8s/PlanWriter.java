@@ -39,15 +39,11 @@ public final class PlanWriter {
   private final EventRecorder events;
   private final int maxBytes;
 
-  /** What we last wrote per node, to skip rewrites while the informer cache lags behind. */
-  private final Map<String, Written> written = new ConcurrentHashMap<>();
-
-  /** Metadata as the API server returned it for our write (labels, owners, resourceVersion). */
-  private record Written(ObjectMeta metadata, EgressPlanSpec spec) {
-    String resourceVersion() {
-      return metadata.getResourceVersion();
-    }
-  }
+  /**
+   * Our last write per node as the API server returned it, until the informer delivers it: a
+   * temporary cache in front of the informer's (see {@link #freshest}).
+   */
+  private final Map<String, EgressPlan> written = new ConcurrentHashMap<>();
 
   public PlanWriter(
       KubernetesClient client, ControllerMetrics metrics, EventRecorder events, int maxBytes) {
@@ -72,11 +68,9 @@ public final class PlanWriter {
     String name = node.getMetadata().getName();
     OwnerReference owner = ownerOf(node);
     metrics.planDesired(desired);
-    if (cached.isPresent() && upToDate(cached.get(), desired, owner)) {
+    Optional<EgressPlan> stored = cached.map(c -> freshest(name, c));
+    if (stored.isPresent() && upToDate(stored.get(), desired, owner)) {
       return false;
-    }
-    if (cached.isPresent() && cacheLags(name, cached.get(), desired)) {
-      return false; // our own write is not in the cache yet; its event will bring us back here
     }
     String json = Serialization.asJson(desired);
     int size = json.getBytes(StandardCharsets.UTF_8).length;
@@ -97,9 +91,9 @@ public final class PlanWriter {
       LOG.info("created EgressPlan {} ({} entries)", name, desired.getEntries().size());
     } else {
       result =
-          replace(newest(name, cached.get()), cached.get().getStatus(), desired, owner, changedAt);
+          replace(stored.get().getMetadata(), cached.get().getStatus(), desired, owner, changedAt);
     }
-    written.put(name, new Written(result.getMetadata(), desired));
+    written.put(name, result);
     changedAt.ifPresent(t -> metrics.planProgrammed(Duration.between(t, Instant.now())));
     return true;
   }
@@ -137,23 +131,34 @@ public final class PlanWriter {
   }
 
   /**
-   * The metadata to replace: that of our last write while the informer has not delivered it yet (a
-   * PUT with the cache's older resourceVersion would only fail with 409 and cost a JOSDK retry,
-   * e.g. in a failover that rewrites a plan twice within milliseconds), else the cached copy's.
+   * The newer of the informer's copy and our last write: a write the informer has not delivered yet
+   * is neither repeated nor replaced from the cache's older resourceVersion (that PUT would only
+   * fail with 409 and cost a JOSDK retry, e.g. in a failover that rewrites a plan twice within
+   * milliseconds). A hand edit made after our write is newer and is compared (and put back).
+   *
+   * <p>This is JOSDK's {@code TemporaryResourceCache} in small: JOSDK fills that cache for its own
+   * {@code InformerEventSource} ({@code handleRecentResourceUpdate}) and compares resourceVersions
+   * numerically as here ({@code parseResourceVersionsForEventFilteringAndCaching}). The plans
+   * informer is {@link ClusterWatch}'s, not a JOSDK event source, and fabric8's informer store has
+   * no such layer, so neither can be used. Only a cached plan is checked: with none, the plan is
+   * created (a 409 when the cache lags fails the reconcile, JOSDK retries it), so a plan deleted by
+   * someone else is never taken for our write.
    */
-  private ObjectMeta newest(String name, EgressPlan cached) {
-    Written w = written.get(name);
-    if (w == null) {
-      return cached.getMetadata();
+  private EgressPlan freshest(String name, EgressPlan cached) {
+    EgressPlan ours = written.get(name);
+    if (ours == null) {
+      return cached;
     }
     try {
-      return Long.parseLong(w.resourceVersion())
-              > Long.parseLong(cached.getMetadata().getResourceVersion())
-          ? w.metadata()
-          : cached.getMetadata();
+      if (Long.parseLong(ours.getMetadata().getResourceVersion())
+          > Long.parseLong(cached.getMetadata().getResourceVersion())) {
+        return ours;
+      }
     } catch (NumberFormatException | NullPointerException e) {
-      return cached.getMetadata(); // resourceVersions are opaque in general
+      // resourceVersions are opaque in general: trust the cache (write rather than guess)
     }
+    written.remove(name, ours); // the informer caught up
+    return cached;
   }
 
   /** Deletes the plan of a node that no longer exists. */
@@ -178,24 +183,6 @@ public final class PlanWriter {
         && plan.getMetadata().getName().equals(labels.get(EgressPlan.NODE_LABEL))
         && owners != null
         && owners.stream().anyMatch(o -> Objects.equals(o.getUid(), owner.getUid()));
-  }
-
-  /**
-   * True when we already wrote {@code desired} and the cached copy is older than that write, i.e.
-   * the informer has not delivered it yet. A hand edit made after our write has a newer
-   * resourceVersion and is put back.
-   */
-  private boolean cacheLags(String name, EgressPlan cached, EgressPlanSpec desired) {
-    Written w = written.get(name);
-    if (w == null || !w.spec().equals(desired)) {
-      return false;
-    }
-    try {
-      return Long.parseLong(cached.getMetadata().getResourceVersion())
-          < Long.parseLong(w.resourceVersion());
-    } catch (NumberFormatException | NullPointerException e) {
-      return false; // resourceVersions are opaque in general: write rather than guess
-    }
   }
 
   /** Metric always; a Warning Event only when the plan crosses the limit (no Event per write). */

@@ -43,6 +43,13 @@ public final class EgressPlanner {
       GatewayMemory gateways,
       Optional<Instant> nextExpiry) {}
 
+  /**
+   * Plans every node from scratch. No production code calls this: the controller keeps an
+   * incremental {@link PlanningState}, built from the same pieces ({@link ServiceResolver}, {@link
+   * #footprint}, {@link #planNode}), which re-plans only what a change touches. This is the
+   * reference the tests hold that state to ({@code PlanningStateTest} compares both after random
+   * changes) and what the planner tables and benchmarks run.
+   */
   public static PlanResult plan(Snapshot snap) {
     Resolution resolution = resolveAll(snap);
     Map<ServiceKey, ResolvedService> services = resolution.services();
@@ -203,6 +210,18 @@ public final class EgressPlanner {
   /** The role of {@code node} for one family of {@code s}, with the reason. */
   public static Decision decide(
       ResolvedService s, Family family, String node, Map<String, NodeInfo> nodes) {
+    boolean isGateway = s.gatewayNode().filter(node::equals).isPresent() && nodes.containsKey(node);
+    return isGateway
+        ? new Decision(Role.Gateway, Reasons.ANNOUNCED_BY_THIS_NODE, node, null)
+        : decideElsewhere(s, family, nodes);
+  }
+
+  /**
+   * The role every node but the gateway gets for one family of {@code s}: Forward to the gateway's
+   * InternalIP, or Reject and why.
+   */
+  public static Decision decideElsewhere(
+      ResolvedService s, Family family, Map<String, NodeInfo> nodes) {
     if (s.gatewayNode().isEmpty()) {
       return new Decision(Role.Reject, Reasons.NO_ANNOUNCER, null, null);
     }
@@ -210,9 +229,6 @@ public final class EgressPlanner {
     NodeInfo gateway = nodes.get(gw);
     if (gateway == null) {
       return new Decision(Role.Reject, Reasons.ANNOUNCER_NODE_UNKNOWN, gw, null);
-    }
-    if (gw.equals(node)) {
-      return new Decision(Role.Gateway, Reasons.ANNOUNCED_BY_THIS_NODE, gw, null);
     }
     Optional<IpAddress> ip = gateway.internalIP(family);
     if (ip.isEmpty()) {

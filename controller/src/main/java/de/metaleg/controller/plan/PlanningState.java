@@ -1,6 +1,7 @@
 package de.metaleg.controller.plan;
 
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
+import de.metaleg.common.net.Family;
 import de.metaleg.common.net.IpAddress;
 import java.time.Duration;
 import java.time.Instant;
@@ -34,6 +35,16 @@ public final class PlanningState {
   public static final String GATEWAY_CHANGED = "EgressGatewayChanged";
   public static final String NO_GATEWAY = "NoEgressGateway";
 
+  /**
+   * A resolved Service with the decision every node but its gateway gets, one per family it has an
+   * LB IP for (IPv4 first): what its Forward or Reject entries say. Empty when it is unusable.
+   */
+  public record PlannedService(ResolvedService service, List<Decision> elsewhere) {
+    public PlannedService {
+      elsewhere = List.copyOf(elsewhere);
+    }
+  }
+
   /** Nodes whose plan may have changed, and Events to emit (new findings only). */
   public record Update(Set<String> nodes, List<Finding> findings) {
     public static final Update NONE = new Update(Set.of(), List.of());
@@ -51,6 +62,7 @@ public final class PlanningState {
   private final Map<ServiceKey, ResolvedService> resolved = new HashMap<>();
   private final Map<IpAddress, TreeSet<ServiceKey>> claims = new HashMap<>();
   private final Map<ServiceKey, ResolvedService> effective = new HashMap<>();
+  private final Map<ServiceKey, List<Decision>> elsewhere = new HashMap<>();
   private final Map<String, TreeSet<ServiceKey>> byNode = new HashMap<>();
   private final TreeSet<ServiceKey> everywhere = new TreeSet<>();
   private boolean reportGatewayChanges;
@@ -222,14 +234,16 @@ public final class PlanningState {
     return nodes.containsKey(name);
   }
 
-  /** The resolved labelled Services (for metrics). */
+  /** The resolved labelled Services. */
   public synchronized List<ResolvedService> services() {
     return List.copyOf(effective.values());
   }
 
-  /** The nodes, keyed by name (for metrics: a gateway's InternalIPs decide Forward or Reject). */
-  public synchronized Map<String, NodeInfo> nodes() {
-    return Map.copyOf(nodes);
+  /** The resolved labelled Services with the decisions planned for them (for metrics). */
+  public synchronized List<PlannedService> plannedServices() {
+    return effective.values().stream()
+        .map(s -> new PlannedService(s, elsewhere.getOrDefault(s.key(), List.of())))
+        .toList();
   }
 
   /** The inputs as a snapshot: what {@link EgressPlanner#plan} would be given. */
@@ -318,6 +332,7 @@ public final class PlanningState {
     resolved.clear();
     claims.clear();
     effective.clear();
+    elsewhere.clear();
     byNode.clear();
     everywhere.clear();
     Map<ServiceKey, String> movedFrom = new HashMap<>();
@@ -419,6 +434,13 @@ public final class PlanningState {
       return Set.of();
     }
     effective.put(s.key(), s);
+    List<Decision> d = new ArrayList<>(2);
+    for (Family f : Family.values()) {
+      if (s.usable() && s.lbIP(f).isPresent()) {
+        d.add(EgressPlanner.decideElsewhere(s, f, nodes));
+      }
+    }
+    elsewhere.put(s.key(), d);
     if (!s.hasRules()) {
       return Set.of();
     }
@@ -436,6 +458,7 @@ public final class PlanningState {
       return Set.of();
     }
     effective.remove(s.key());
+    elsewhere.remove(s.key());
     if (!config.filterEndpointsForNode()) {
       return everywhere.remove(s.key()) ? Set.copyOf(nodes.keySet()) : Set.of();
     }

@@ -49,6 +49,72 @@ class ControllerMetricsTest {
         .toList();
   }
 
+  static AnnouncerInfo l2(String name, String service, String node) {
+    return new AnnouncerInfo(
+        "metallb-system", name, Instant.EPOCH, service, "ns", null, node, null);
+  }
+
+  static ServiceInput lb(String name, String... ips) {
+    return new ServiceInput(new ServiceKey("ns", name), true, "LoadBalancer", List.of(ips));
+  }
+
+  static Map<String, List<EndpointInput>> pods(String... ipAtNode) {
+    return Map.of(
+        "slice-1",
+        java.util.Arrays.stream(ipAtNode)
+            .map(s -> new EndpointInput(s.split("@")[0], s.split("@")[1], "p"))
+            .toList());
+  }
+
+  /**
+   * Services by state: ok (forwarded to a known gateway), rejected (no announcer, an unknown
+   * announcing node, a gateway without an InternalIP of a family the Service has an LB IP for),
+   * no_endpoints, invalid. Node 1 has only an IPv4 InternalIP.
+   */
+  @Test
+  void servicesAreCountedByState() {
+    PlanningState state =
+        new PlanningState(new PlannerConfig("metallb-system", true, Duration.ZERO));
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new ControllerMetrics(registry, state);
+    state.replaceAll(
+        List.of(node(1), node(2)),
+        List.of(
+            lb("ok", "198.51.100.1"),
+            lb("unannounced", "198.51.100.2"),
+            lb("unknown-node", "198.51.100.3"),
+            lb("no-v6-gateway", "198.51.100.4", "2001:db8:100::4"),
+            lb("no-pods", "198.51.100.5"),
+            new ServiceInput(new ServiceKey("ns", "cluster-ip"), true, "ClusterIP", List.of())),
+        Map.of(
+            new ServiceKey("ns", "ok"), pods("10.0.2.1@node-2"),
+            new ServiceKey("ns", "unannounced"), pods("10.0.2.2@node-2"),
+            new ServiceKey("ns", "unknown-node"), pods("10.0.2.3@node-2"),
+            new ServiceKey("ns", "no-v6-gateway"), pods("10.0.2.4@node-2", "fd00::4@node-2")),
+        List.of(
+            l2("l2-ok", "ok", "node-1"),
+            l2("l2-unknown", "unknown-node", "node-9"),
+            l2("l2-v6", "no-v6-gateway", "node-1"),
+            l2("l2-no-pods", "no-pods", "node-1")));
+    assertEquals(
+        List.of(
+            "metaleg_controller_services{state=\"invalid\"} 1.0",
+            "metaleg_controller_services{state=\"no_endpoints\"} 1.0",
+            "metaleg_controller_services{state=\"ok\"} 1.0",
+            "metaleg_controller_services{state=\"rejected\"} 3.0"),
+        lines(registry, "metaleg_controller_services").stream().sorted().toList());
+
+    state.putAnnouncer(l2("l2-late", "unannounced", "node-2"));
+    assertEquals(
+        List.of(
+            "metaleg_controller_services{state=\"invalid\"} 1.0",
+            "metaleg_controller_services{state=\"no_endpoints\"} 1.0",
+            "metaleg_controller_services{state=\"ok\"} 2.0",
+            "metaleg_controller_services{state=\"rejected\"} 2.0"),
+        lines(registry, "metaleg_controller_services").stream().sorted().toList(),
+        "an announcer makes it ok");
+  }
+
   @Test
   void missingTimeMovesAndServicesWithoutGatewayAreScrapedUnderTheirAgreedNames() {
     AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2026-01-01T00:00:00Z"));

@@ -26,8 +26,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The controller against fabric8's CRUD mock API server: the production wiring (JOSDK, informers,
- * JSON merge patch) end to end. Three nodes; Service app/web (LB IP 198.51.100.10) has pods on
- * node-2 and node-3; MetalLB announces it from node-1.
+ * plan writes by create and update with the cached resourceVersion) end to end. Three nodes;
+ * Service app/web (LB IP 198.51.100.10) has pods on node-2 and node-3; MetalLB announces it from
+ * node-1.
  */
 class ControllerMockTest {
   MockCluster cluster;
@@ -201,22 +202,61 @@ class ControllerMockTest {
                     List.of("app/web Forward/AnnouncedByOtherNode via=192.0.2.3 src=10.0.2.5")));
   }
 
+  /**
+   * Nothing is rewritten by a resync or by input changes that change no plan. Each no-op is
+   * followed by a marker change through the same informer that must rewrite every plan once: its
+   * writes land only after the controller handled the no-op (one informer delivers in order, one
+   * lock takes them, and JOSDK reconciles a node serially), so exactly one write per node proves
+   * the no-op wrote nothing.
+   */
   @Test
   void nothingIsRewrittenWhenNothingChanged() {
     startController(PlanWriter.MAX_PLAN_BYTES);
     webWithGatewayOnNode1();
-    MockCluster.sleep(500);
-    Map<String, String> before = resourceVersions();
-    double writesBefore = writes();
-    assertTrue(writesBefore >= 6, "3 creates, then at least one update per node: " + writesBefore);
-    controller.resync(); // full rebuild, every node reconciled
-    cluster.slice("web", "10.0.2.5@node-2", "10.0.3.5@node-3"); // same endpoints again
+    awaitSettled(
+        "app/web Gateway/AnnouncedByThisNode src=10.0.2.5,10.0.3.5",
+        "app/web Forward/AnnouncedByOtherNode via=192.0.2.1 src=10.0.2.5",
+        "app/web Forward/AnnouncedByOtherNode via=192.0.2.1 src=10.0.3.5");
+    double writes = writes();
+    assertTrue(writes >= 6, "3 creates, then at least one update per node: " + writes);
+
+    // EndpointSlice informer: a full resync, the same endpoints again, then the marker
+    controller.resync();
+    cluster.slice("web", "10.0.2.5@node-2", "10.0.3.5@node-3");
+    cluster.slice("web", "10.0.2.6@node-2", "10.0.3.6@node-3");
+    awaitSettled(
+        "app/web Gateway/AnnouncedByThisNode src=10.0.2.6,10.0.3.6",
+        "app/web Forward/AnnouncedByOtherNode via=192.0.2.1 src=10.0.2.6",
+        "app/web Forward/AnnouncedByOtherNode via=192.0.2.1 src=10.0.3.6");
+    writes = assertWrites(writes + 3, "one write per node: the marker's");
+
+    // Service informer: an annotation no plan carries, then the marker (the label goes)
     Service web = cluster.client.services().inNamespace("app").withName("web").get();
     web.getMetadata().setAnnotations(Map.of("unrelated", "change"));
+    web = cluster.client.resource(web).update();
+    web.getMetadata().getLabels().remove(EgressPlan.SERVICE_OPT_IN_LABEL);
     cluster.client.resource(web).update();
-    MockCluster.sleep(1500);
-    assertEquals(before, resourceVersions());
-    assertEquals(writesBefore, writes());
+    for (String n : List.of("node-1", "node-2", "node-3")) {
+      await(n + " is empty", () -> entries(n), List::isEmpty);
+    }
+    assertWrites(writes + 3, "one write per node: the marker's");
+  }
+
+  /** Waits until node-1..3 carry one entry each, as given. */
+  void awaitSettled(String node1, String node2, String node3) {
+    await("node-1", () -> entries("node-1"), List.of(node1)::equals);
+    await("node-2", () -> entries("node-2"), List.of(node2)::equals);
+    await("node-3", () -> entries("node-3"), List.of(node3)::equals);
+  }
+
+  /**
+   * The plan-write counter reached {@code expected} and not more. The counter is bumped right after
+   * a write returns, so a short wait covers the writes just seen in the API.
+   */
+  double assertWrites(double expected, String what) {
+    double now = await(what, this::writes, w -> w >= expected);
+    assertEquals(expected, now, what);
+    return now;
   }
 
   double writes() {
@@ -225,13 +265,23 @@ class ControllerMockTest {
         .sum();
   }
 
+  /**
+   * An endpoint change rewrites the nodes it touches and not node-4. The marker that follows (a pod
+   * on node-4, through the same EndpointSlice informer) must be node-4's only write since the
+   * change; exact counts of writes prove it.
+   */
   @Test
   void anEndpointChangeRewritesOnlyTheNodesItAffects() {
     cluster.node(4);
     startController(PlanWriter.MAX_PLAN_BYTES);
     webWithGatewayOnNode1();
-    MockCluster.sleep(500);
+    awaitSettled(
+        "app/web Gateway/AnnouncedByThisNode src=10.0.2.5,10.0.3.5",
+        "app/web Forward/AnnouncedByOtherNode via=192.0.2.1 src=10.0.2.5",
+        "app/web Forward/AnnouncedByOtherNode via=192.0.2.1 src=10.0.3.5");
+    await("node-4's empty plan", () -> entries("node-4"), List::isEmpty);
     Map<String, String> before = resourceVersions();
+    double writes = writes();
     cluster.slice("web", "10.0.2.5@node-2", "10.0.2.6@node-2"); // the node-3 pod moved to node-2
     await("node-3 lost its pod", () -> entries("node-3"), List::isEmpty);
     await(
@@ -241,12 +291,26 @@ class ControllerMockTest {
             e.equals(
                 List.of(
                     "app/web Forward/AnnouncedByOtherNode via=192.0.2.1 src=10.0.2.5,10.0.2.6")));
-    MockCluster.sleep(500);
+    await(
+        "node-1 gateways both",
+        () -> entries("node-1"),
+        List.of("app/web Gateway/AnnouncedByThisNode src=10.0.2.5,10.0.2.6")::equals);
     Map<String, String> after = resourceVersions();
-    assertEquals(before.get("node-4"), after.get("node-4"), "node-4 is not involved");
     for (String n : List.of("node-1", "node-2", "node-3")) {
       assertTrue(!before.get(n).equals(after.get(n)), n + " was rewritten");
     }
+    writes = assertWrites(writes + 3, "node-1, node-2 and node-3 once each");
+
+    cluster.slice("web", "10.0.2.5@node-2", "10.0.2.6@node-2", "10.0.4.5@node-4"); // the marker
+    await(
+        "node-4 forwards",
+        () -> entries("node-4"),
+        List.of("app/web Forward/AnnouncedByOtherNode via=192.0.2.1 src=10.0.4.5")::equals);
+    await(
+        "node-1 gateways node-4's pod",
+        () -> entries("node-1"),
+        List.of("app/web Gateway/AnnouncedByThisNode src=10.0.2.5,10.0.2.6,10.0.4.5")::equals);
+    assertWrites(writes + 2, "node-4 once (the marker, not the move before it), node-1 once");
   }
 
   @Test
@@ -297,6 +361,34 @@ class ControllerMockTest {
     await("node-3's plan is gone", () -> cluster.plan("node-3") == null);
     assertNotNull(cluster.plan("node-1"));
     assertNull(cluster.plan("node-3"));
+  }
+
+  @Test
+  void aDeletedNodesPlanIsDeleted() {
+    startController(PlanWriter.MAX_PLAN_BYTES);
+    webWithGatewayOnNode1();
+    assertEquals(2.0, forwardEntries(), "node-2 and node-3");
+    cluster.client.nodes().withName("node-3").delete(); // a plan with an entry; no GC in the mock
+    await("node-3's plan is gone", () -> cluster.plan("node-3") == null);
+    await(
+        "one delete counted",
+        () ->
+            registry
+                .find("metaleg_controller_plans_written_total")
+                .tag("operation", "delete")
+                .counters()
+                .stream()
+                .mapToDouble(c -> c.count())
+                .sum(),
+        d -> d == 1.0);
+    await("node-3's entries are no longer counted", this::forwardEntries, f -> f == 1.0);
+    assertEquals(
+        List.of("app/web Forward/AnnouncedByOtherNode via=192.0.2.1 src=10.0.2.5"),
+        entries("node-2"));
+  }
+
+  double forwardEntries() {
+    return registry.get("metaleg_controller_plan_entries").tag("role", "Forward").gauge().value();
   }
 
   @Test

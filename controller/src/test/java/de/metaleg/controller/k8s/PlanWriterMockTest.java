@@ -1,7 +1,9 @@
 package de.metaleg.controller.k8s;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlan;
@@ -77,5 +79,28 @@ class PlanWriterMockTest {
         KubernetesClientException.class,
         () -> writer.sync(node, spec("app/c"), Optional.of(stale)));
     assertEquals(spec("app/hand-edit"), cluster.plan("node-1").getSpec());
+  }
+
+  @Test
+  void aWriteTheCacheHasNotDeliveredYetIsNotRepeated() {
+    writer.sync(node, spec("app/a"), Optional.empty());
+    EgressPlan stale = cluster.plan("node-1");
+    assertTrue(writer.sync(node, spec("app/b"), Optional.of(stale), Optional.empty()));
+    String written = cluster.plan("node-1").getMetadata().getResourceVersion();
+
+    assertFalse(writer.sync(node, spec("app/b"), Optional.of(stale), Optional.empty()));
+    assertEquals(written, cluster.plan("node-1").getMetadata().getResourceVersion());
+  }
+
+  @Test
+  void aHandEditAfterOurWriteIsPutBack() {
+    writer.sync(node, spec("app/a"), Optional.empty());
+    writer.sync(node, spec("app/b"), Optional.of(cluster.plan("node-1")));
+    EgressPlan edited = cluster.plan("node-1");
+    edited.setSpec(spec("app/hand-edit"));
+    EgressPlan cached = cluster.client.resource(edited).update(); // newer than our write
+
+    assertTrue(writer.sync(node, spec("app/b"), Optional.of(cached), Optional.empty()));
+    assertEquals(spec("app/b"), cluster.plan("node-1").getSpec());
   }
 }
