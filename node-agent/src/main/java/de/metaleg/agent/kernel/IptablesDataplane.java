@@ -105,8 +105,8 @@ public final class IptablesDataplane implements Dataplane {
     DesiredState state = DataplaneRenderer.render(plan, facts, allocation, Set.of());
     Steps.lap(steps, t, "render");
 
-    // 1. sets
-    restore(List.of("ipset", "restore"), IpsetPayloads.install(state.sets(), sets, full), "ipset");
+    // 1. sets: create and add only; members leave in 5, once no rule needs them there
+    restore(List.of("ipset", "restore"), IpsetPayloads.grow(state.sets(), sets), "ipset");
     Steps.lap(steps, t, "ipset");
 
     // 2. routes before the marks that use them
@@ -150,7 +150,11 @@ public final class IptablesDataplane implements Dataplane {
     Steps.join(CompletableFuture.allOf(perFamily.toArray(CompletableFuture[]::new)));
     Steps.lap(steps, t, "iptables+jumps");
 
-    // 5. stale objects, now that no rule uses them
+    // 5. members the new rules no longer need in their sets, then stale objects
+    String shrink = IpsetPayloads.shrink(state.sets(), sets, full);
+    if (!shrink.isEmpty()) {
+      restore(List.of("ipset", "restore"), shrink, "ipset");
+    }
     netlink.removeStale(state, installed.touched(), warnings);
     String staleSets = IpsetPayloads.removeStale(state.sets(), sets);
     if (!staleSets.isEmpty()) {

@@ -10,9 +10,11 @@ import java.util.Set;
 
 /**
  * Pure: {@code ipset restore} payloads that turn the {@code current} sets into the desired ones.
- * Unchanged sets produce no lines. A changed set is either filled into a scratch set and swapped in
- * ({@code swap}, used by full syncs, kube-router style) or patched with add/del lines (incremental
- * syncs: one added endpoint is one line).
+ * Unchanged sets produce no lines. A sync applies them in two phases around the rule changes
+ * ({@link #grow} before, {@link #shrink} after); {@link #install} is both in one payload, for an
+ * empty kernel or a state no rule refers to. A changed set is either filled into a scratch set and
+ * swapped in ({@code swap}, used by full syncs, kube-router style) or patched with add/del lines
+ * (incremental syncs: one added endpoint is one line).
  */
 public final class IpsetPayloads {
   private IpsetPayloads() {}
@@ -49,6 +51,65 @@ public final class IpsetPayloads {
             .filter(m -> !have.contains(m))
             .forEach(
                 m -> b.append("add ").append(d.name()).append(' ').append(m).append(" -exist\n"));
+      }
+    }
+    temps.forEach(t -> b.append("destroy ").append(t).append('\n'));
+    return b.toString();
+  }
+
+  /**
+   * Phase 1 of a sync, before the rules change: creates the missing sets and adds the missing
+   * members; removes nothing. While the rules change, every source is then in its old sets and its
+   * new ones, so it keeps the old rules' treatment until the new rules that cover it are in place:
+   * a source moving from one SNAT set to another is SNATed throughout, and where the old and the
+   * new treatment differ the stricter one (quarantine, reject) wins for those milliseconds.
+   */
+  public static String grow(List<IpSetSpec> desired, Map<String, ObservedSet> current) {
+    StringBuilder b = new StringBuilder();
+    for (IpSetSpec d : desired) {
+      ObservedSet cur = current.get(d.name());
+      if (cur == null) {
+        b.append(create(d.name(), d.type(), d.family()));
+      }
+      Set<String> have = cur == null ? Set.of() : new HashSet<>(cur.members());
+      d.members().stream()
+          .filter(m -> !have.contains(m))
+          .forEach(
+              m -> b.append("add ").append(d.name()).append(' ').append(m).append(" -exist\n"));
+    }
+    return b.toString();
+  }
+
+  /**
+   * Phase 2, after the rules changed: the sets {@link #grow} left with extra members get exactly
+   * the desired ones ({@code swap}: filled into a scratch set and swapped in; otherwise del lines).
+   * {@code current} is the state before {@link #grow}.
+   */
+  public static String shrink(
+      List<IpSetSpec> desired, Map<String, ObservedSet> current, boolean swap) {
+    StringBuilder b = new StringBuilder();
+    Set<String> temps = new LinkedHashSet<>();
+    for (IpSetSpec d : desired) {
+      ObservedSet cur = current.get(d.name());
+      if (cur == null) {
+        continue;
+      }
+      Set<String> want = new HashSet<>(d.members());
+      List<String> extra = cur.members().stream().filter(m -> !want.contains(m)).toList();
+      if (extra.isEmpty()) {
+        continue;
+      }
+      if (swap) {
+        String tmp = Names.tempSet(d.family(), d.type());
+        if (temps.add(tmp)) {
+          b.append(create(tmp, d.type(), d.family()));
+        }
+        b.append("flush ").append(tmp).append('\n');
+        d.members().forEach(m -> b.append("add ").append(tmp).append(' ').append(m).append('\n'));
+        b.append("swap ").append(tmp).append(' ').append(d.name()).append('\n');
+      } else {
+        extra.forEach(
+            m -> b.append("del ").append(d.name()).append(' ').append(m).append(" -exist\n"));
       }
     }
     temps.forEach(t -> b.append("destroy ").append(t).append('\n'));

@@ -278,6 +278,24 @@ class TransitionKernelIT {
             entry("shop/web", Family.V6, Role.Forward, gw4, gw6)));
   }
 
+  /** node 2 is the gateway of shop/web, whose only endpoints are {@code v4} and {@code v6}. */
+  private static DesiredPlan gatewayOf(String v4, String v6) {
+    List<Entry> entries = new ArrayList<>();
+    for (Entry e : gateway().entries()) {
+      entries.add(
+          new Entry(
+              e.service(),
+              e.family(),
+              e.role(),
+              e.reason(),
+              e.gatewayNode(),
+              e.gatewayIp(),
+              e.snatIp(),
+              List.of(e.family() == Family.V4 ? v4 : v6)));
+    }
+    return new DesiredPlan(entries);
+  }
+
   private static DesiredPlan gateway() {
     return new DesiredPlan(
         List.of(
@@ -291,6 +309,62 @@ class TransitionKernelIT {
       f.awaitAnswers(5, "before the change");
     }
     return flows;
+  }
+
+  /**
+   * New connections opened while the gateway programs a change (here: the pod leaves the Service,
+   * which keeps another endpoint, and drains), after each of the sync's kernel commands: each must
+   * leave with the LB IP. The pod's node has not synced yet, so it still forwards them to node 2.
+   */
+  @ParameterizedTest
+  @EnumSource(
+      value = Backend.class,
+      names = {"IPTABLES_NFT", "NFTABLES"})
+  void connectionsOpenedDuringTheGatewaysSyncLeaveWithTheLbIp(Backend backend) {
+    build(backend, "mid");
+    java.util.concurrent.atomic.AtomicInteger sent =
+        new java.util.concurrent.atomic.AtomicInteger();
+    CommandRunner midSync =
+        (argv, stdin) -> {
+          CommandRunner.Result r = lab.n2().run(argv, stdin);
+          {
+            int port = 41000 + sent.getAndIncrement();
+            for (String ext : List.of(EXT4, EXT6)) {
+              sh(
+                  lab.pod(),
+                  "python3 "
+                      + GuardKernelIT.PACKETS
+                      + " udp - "
+                      + port
+                      + " "
+                      + ext
+                      + " "
+                      + UDP
+                      + " 1");
+            }
+          }
+          return r;
+        };
+    Dataplane node1 = agent(backend, lab.n1());
+    Dataplane node2 =
+        new TransitionDataplane(
+            backend.create(midSync, facts),
+            midSync,
+            facts.excludeDestinations(),
+            Clock.systemUTC());
+    node2.sync(gateway(), true);
+    node1.sync(forwardTo("192.0.2.2", "2001:db8::2"), true);
+    resetCounters();
+    int before = sent.get();
+
+    node2.sync(gatewayOf("10.244.2.7", "fd00:10:244:2::7"), false); // the pod left: drained
+    assertTrue(sent.get() > before, "connections were opened during the sync");
+    Map<String, Long> seen = seen();
+    assertEquals(0, leaked(seen), "no packet with a pod or node address: " + seen);
+    assertEquals(
+        sent.get() - before, seen.getOrDefault(LB4, 0L), "every IPv4 one with the LB IP: " + seen);
+    assertEquals(
+        sent.get() - before, seen.getOrDefault(LB6, 0L), "every IPv6 one with the LB IP: " + seen);
   }
 
   @ParameterizedTest
