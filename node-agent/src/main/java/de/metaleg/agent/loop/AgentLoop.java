@@ -69,6 +69,10 @@ public final class AgentLoop implements AutoCloseable {
   private Duration backoff = Duration.ZERO;
   private volatile boolean ready;
   private volatile Instant syncStartedAt;
+  private final Object triggerOrder = new Object();
+  private long triggers; // guarded by triggerOrder
+  private long acceptedTrigger; // worker: the newest trigger a pass will cover
+  private volatile long handledTrigger;
   private String lastShape = "";
   private final Instant startedAt;
   private Instant lastTriggerMeasured;
@@ -140,32 +144,50 @@ public final class AgentLoop implements AutoCloseable {
     return started == null || clock.instant().isBefore(started.plus(STUCK_AFTER));
   }
 
-  /** Asks for a sync; coalesces with one already pending. */
-  public void trigger(boolean full) {
-    worker.execute(
-        () -> {
-          pendingFull |= full;
-          if (!pending) {
-            pending = true;
-            worker.execute(this::syncPending);
-          }
-        });
+  /**
+   * Asks for a sync; coalesces with one already pending. Returns the trigger's number, which {@link
+   * #handledTrigger()} reaches once a pass covering it has finished.
+   */
+  public long trigger(boolean full) {
+    synchronized (triggerOrder) { // numbers reach the worker in order
+      long number = ++triggers;
+      worker.execute(
+          () -> {
+            acceptedTrigger = number;
+            pendingFull |= full;
+            if (!pending) {
+              pending = true;
+              worker.execute(this::syncPending);
+            }
+          });
+      return number;
+    }
+  }
+
+  /**
+   * The newest trigger (see {@link #trigger}) whose pass has finished, with or without a plan to
+   * sync: lets tests see that the loop looked before they assert that nothing happened.
+   */
+  public long handledTrigger() {
+    return handledTrigger;
   }
 
   private void syncPending() {
     pending = false;
     boolean full = pendingFull;
     pendingFull = false;
+    long covers = acceptedTrigger;
     EgressPlan plan = latest;
-    if (plan == null || plan.getSpec() == null) {
-      pendingFull |= full;
-      return;
-    }
-    syncStartedAt = clock.instant();
     try {
+      if (plan == null || plan.getSpec() == null) {
+        pendingFull |= full;
+        return;
+      }
+      syncStartedAt = clock.instant();
       sync(plan, full);
     } finally {
       syncStartedAt = null;
+      handledTrigger = covers;
     }
   }
 
