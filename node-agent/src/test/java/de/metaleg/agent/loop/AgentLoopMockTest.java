@@ -349,6 +349,10 @@ class AgentLoopMockTest {
     assertTrue(
         dataplane.synced.get(0).entries().stream().noneMatch(e -> e.service().equals("shop/bad")));
     assertEquals(0, s.getRejectEntries());
+
+    triggerAndAwaitPass(true);
+    assertEquals(2, dataplane.synced.size());
+    assertEquals(1, dataplane.recoverRequests.size(), "a resync does not ask the kernel again");
   }
 
   private static void assertNull(Object o, String message) {
