@@ -35,9 +35,10 @@ while (($#)); do
   esac
 done
 AGENT_JAR=${AGENT_JAR:-$ROOT/node-agent/target/metaleg-node-agent.jar}
+AGENT_TEST_CLASSES=${AGENT_TEST_CLASSES:-$ROOT/node-agent/target/test-classes} # KubeProxyRuleset
 LAB_JAR=${LAB_JAR:-$ROOT/lab/target/metaleg-lab.jar}
-for jar in "$AGENT_JAR" "$LAB_JAR"; do
-  [[ -f $jar ]] || { echo "missing $jar (mvn -B -pl node-agent,lab -am package -DskipTests)" >&2; exit 1; }
+for jar in "$AGENT_JAR" "$LAB_JAR" "$AGENT_TEST_CLASSES"; do
+  [[ -e $jar ]] || { echo "missing $jar (mvn -B -pl node-agent,lab -am package -DskipTests)" >&2; exit 1; }
 done
 [[ $(id -u) == 0 ]] || { echo "needs root (network namespaces)" >&2; exit 1; }
 AGENT_OPTS=$(sed -n '/name: JAVA_TOOL_OPTIONS/{n;s/.*value: "\(.*\)"/\1/p}' "$ROOT/config/agent/daemonset.yaml")
@@ -101,9 +102,9 @@ kube_proxy() { # the ruleset, both families, chunked (iptables-nft restore time 
   local fam pre n k
   for fam in 4 6; do
     pre=$([[ $fam == 6 ]] && echo ip6 || echo ip)
-    n=$(java -cp "$AGENT_JAR" de.metaleg.agent.bench.KubeProxyRuleset iptables $fam "$SERVICES")
+    n=$(java -cp "$AGENT_JAR:$AGENT_TEST_CLASSES" de.metaleg.agent.bench.KubeProxyRuleset iptables $fam "$SERVICES")
     for ((k = 0; k < n; k++)); do
-      java -cp "$AGENT_JAR" de.metaleg.agent.bench.KubeProxyRuleset iptables $fam "$SERVICES" $k |
+      java -cp "$AGENT_JAR:$AGENT_TEST_CLASSES" de.metaleg.agent.bench.KubeProxyRuleset iptables $fam "$SERVICES" $k |
         in_ns "${pre}tables-nft-restore" -w --noflush
     done
   done

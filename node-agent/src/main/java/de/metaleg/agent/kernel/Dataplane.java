@@ -10,7 +10,7 @@ import java.util.Set;
 
 /**
  * Programs one node's kernel: {@link IptablesDataplane} (FIREWALL_BACKEND=iptables) or {@link
- * NftDataplane} (nftables); both use {@link NetlinkRoutes} for ip rules and routes.
+ * NftDataplane} (nftables); both use {@link IpBatchRoutes} for ip rules and routes.
  */
 public interface Dataplane {
   /**

@@ -5,6 +5,7 @@ import de.metaleg.agent.model.Entry;
 import de.metaleg.agent.model.MarkSpace;
 import de.metaleg.agent.render.DataplaneRenderer;
 import de.metaleg.agent.render.DesiredState;
+import de.metaleg.agent.render.EntryRecovery;
 import de.metaleg.agent.render.IpSetSpec;
 import de.metaleg.agent.render.IpsetPayloads;
 import de.metaleg.agent.render.IptablesPayloads;
@@ -63,7 +64,7 @@ public final class IptablesDataplane implements Dataplane {
   private final IptablesFlavor flavor;
   private final NodeFacts facts;
   private final KernelReader reader;
-  private final NetlinkRoutes netlink;
+  private final IpBatchRoutes netlink;
   private Map<String, Integer> allocation;
   private Applied applied;
   private final JumpFight fight = new JumpFight();
@@ -73,7 +74,7 @@ public final class IptablesDataplane implements Dataplane {
     this.flavor = flavor;
     this.facts = facts;
     this.reader = new KernelReader(runner);
-    this.netlink = new NetlinkRoutes(runner, facts.marks());
+    this.netlink = new IpBatchRoutes(runner, facts.marks());
   }
 
   @Override
@@ -110,7 +111,7 @@ public final class IptablesDataplane implements Dataplane {
     Steps.lap(steps, t, "ipset");
 
     // 2. routes before the marks that use them
-    NetlinkRoutes.Installed installed = netlink.install(state, routes, allocation, warnings);
+    IpBatchRoutes.Installed installed = netlink.install(state, routes, allocation, warnings);
     if (!installed.unroutable().isEmpty()) {
       state = DataplaneRenderer.render(plan, facts, allocation, installed.unroutable());
     }
@@ -166,7 +167,7 @@ public final class IptablesDataplane implements Dataplane {
     }
     Steps.lap(steps, t, "stale");
     warnings.forEach(w -> LOG.warn("{}", w));
-    applied = new Applied(state, payloads, setsOf(state), NetlinkRoutes.routesOf(state));
+    applied = new Applied(state, payloads, setsOf(state), IpBatchRoutes.routesOf(state));
     LOG.debug("{} sync steps (ms): {}", full ? "full" : "incremental", steps);
     return new SyncResult(state, full, warnings, steps);
   }

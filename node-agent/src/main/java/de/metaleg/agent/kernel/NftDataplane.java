@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  *
  * <ol>
  *   <li>one {@code ip -batch} per family: routes, then ip rules (shared with the iptables backend,
- *       {@link NetlinkRoutes}); routes that fail turn their Forward entries into rejects;
+ *       {@link IpBatchRoutes}); routes that fail turn their Forward entries into rejects;
  *   <li>one {@code nft -f} transaction: a full sync declares the table, its chains, sets and maps,
  *       flushes them and re-adds every rule and element (stale {@code mark-<i>} chains are
  *       deleted); an incremental sync adds and deletes only the elements that changed;
@@ -43,7 +43,7 @@ public final class NftDataplane implements Dataplane {
   private final CommandRunner runner;
   private final NodeFacts facts;
   private final NftReader reader;
-  private final NetlinkRoutes netlink;
+  private final IpBatchRoutes netlink;
   private Map<String, Integer> allocation;
   private Applied applied;
 
@@ -51,7 +51,7 @@ public final class NftDataplane implements Dataplane {
     this.runner = runner;
     this.facts = facts;
     this.reader = new NftReader(runner);
-    this.netlink = new NetlinkRoutes(runner, facts.marks());
+    this.netlink = new IpBatchRoutes(runner, facts.marks());
   }
 
   @Override
@@ -83,7 +83,7 @@ public final class NftDataplane implements Dataplane {
     Steps.lap(steps, t, "render");
 
     // 1. routes before the marks that use them
-    NetlinkRoutes.Installed installed = netlink.install(state, routes, allocation, warnings);
+    IpBatchRoutes.Installed installed = netlink.install(state, routes, allocation, warnings);
     if (!installed.unroutable().isEmpty()) {
       state = DataplaneRenderer.render(plan, facts, allocation, installed.unroutable());
     }
@@ -112,7 +112,7 @@ public final class NftDataplane implements Dataplane {
     netlink.removeStale(state, installed.touched(), warnings);
     Steps.lap(steps, t, "stale");
     warnings.forEach(w -> LOG.warn("{}", w));
-    applied = new Applied(state, NetlinkRoutes.routesOf(state));
+    applied = new Applied(state, IpBatchRoutes.routesOf(state));
     LOG.debug("{} sync steps (ms): {}", full ? "full" : "incremental", steps);
     return new SyncResult(state, full, warnings, steps);
   }

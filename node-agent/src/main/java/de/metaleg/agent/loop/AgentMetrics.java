@@ -61,7 +61,9 @@ public final class AgentMetrics {
           .tag("role", r.name())
           .register(registry);
       Gauge.builder("metaleg.agent.rules", rules.get(r), AtomicInteger::get)
-          .description("Firewall rules programmed per family, by role")
+          .description(
+              "Firewall rules programmed, by role: one per Service and family as rendered"
+                  + " (iptables spells a reject as two rules, nftables as set elements)")
           .tag("role", r.name())
           .register(registry);
     }
@@ -108,12 +110,16 @@ public final class AgentMetrics {
     }
   }
 
+  /**
+   * Records one successful sync from the state the dataplane programmed: its entry counts, and its
+   * rules per role as rendered (one per Service and family, whatever a backend spells it as).
+   */
   public void synced(boolean full, Duration took, DesiredState state, long epochSeconds) {
     (full ? fullSyncs : incrementalSyncs).record(took);
     state.counts().forEach((role, n) -> entries.get(role).set(n));
     rules.get(Role.Forward).set(state.marks().size());
     rules.get(Role.Gateway).set(state.snats().size());
-    rules.get(Role.Reject).set(state.rejects().size() * 2);
+    rules.get(Role.Reject).set(state.rejects().size());
     lastSuccess.set(epochSeconds);
   }
 

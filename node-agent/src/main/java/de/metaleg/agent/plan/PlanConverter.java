@@ -31,12 +31,17 @@ public final class PlanConverter {
 
   private PlanConverter() {}
 
+  /** {@link #validate} then {@link #keepLastGood}. */
   public static Conversion convert(EgressPlanSpec spec, Map<String, List<Entry>> lastGood) {
+    return keepLastGood(validate(spec), lastGood);
+  }
+
+  /** Checks each entry on its own; an invalid one contributes a problem and no entries. */
+  public static Validation validate(EgressPlanSpec spec) {
     List<Entry> good = new ArrayList<>();
     List<String> problems = new ArrayList<>();
     Set<String> badServices = new HashSet<>();
     Set<String> seenKeys = new HashSet<>();
-    Map<String, List<Entry>> goodByService = new TreeMap<>();
     List<EgressEntry> entries = spec == null ? List.of() : spec.getEntries();
     for (int i = 0; i < entries.size(); i++) {
       EgressEntry raw = entries.get(i);
@@ -54,17 +59,23 @@ public final class PlanConverter {
         continue;
       }
       good.addAll(converted);
-      converted.forEach(
-          e -> goodByService.computeIfAbsent(e.service(), s -> new ArrayList<>()).add(e));
     }
-    Set<String> unknownGood = new HashSet<>();
-    for (String service : badServices) {
-      if (!lastGood.containsKey(service)) {
-        unknownGood.add(service);
-      }
+    return new Validation(good, problems, badServices);
+  }
+
+  /**
+   * The plan to program: the valid entries, and for each Service with an invalid entry its entries
+   * from {@code lastGood} (unless a valid entry of the same Service and family replaces one).
+   */
+  public static Conversion keepLastGood(Validation valid, Map<String, List<Entry>> lastGood) {
+    List<Entry> good = new ArrayList<>(valid.good());
+    Map<String, List<Entry>> goodByService = new TreeMap<>();
+    good.forEach(e -> goodByService.computeIfAbsent(e.service(), s -> new ArrayList<>()).add(e));
+    Set<String> validKeys = new HashSet<>();
+    good.forEach(e -> validKeys.add(e.key()));
+    for (String service : valid.badServices()) {
       for (Entry kept : lastGood.getOrDefault(service, List.of())) {
-        if (seenKeys.contains(kept.key())
-            && good.stream().anyMatch(g -> g.key().equals(kept.key()))) {
+        if (validKeys.contains(kept.key())) {
           continue; // a good entry of the same service and family replaces it
         }
         good.add(kept);
@@ -73,7 +84,7 @@ public final class PlanConverter {
     }
     Map<String, List<Entry>> carry = new HashMap<>();
     goodByService.forEach((k, v) -> carry.put(k, List.copyOf(v)));
-    return new Conversion(new DesiredPlan(good), problems, carry, unknownGood);
+    return new Conversion(new DesiredPlan(good), valid.problems(), carry);
   }
 
   private static List<Entry> convertOne(EgressEntry raw, List<String> errors) {

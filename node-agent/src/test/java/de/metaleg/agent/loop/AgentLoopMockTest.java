@@ -7,16 +7,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import de.metaleg.agent.AgentConfig;
 import de.metaleg.agent.AgentMain;
 import de.metaleg.agent.KubeStatusSink;
-import de.metaleg.agent.kernel.Dataplane;
+import de.metaleg.agent.kernel.RecordingDataplane;
 import de.metaleg.agent.model.DesiredPlan;
 import de.metaleg.agent.model.Entry;
-import de.metaleg.agent.render.DataplaneRenderer;
-import de.metaleg.agent.render.MarkAllocator;
 import de.metaleg.agent.render.NodeFacts;
 import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlan;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
 import de.metaleg.api.v1alpha1.EgressPlanStatus;
+import de.metaleg.api.v1alpha1.Role;
+import de.metaleg.common.net.Family;
 import de.metaleg.testing.CrudApiServer;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -27,7 +27,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.Set;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -35,76 +35,13 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The agent loop against fabric8's mock API server (CRUD mode, EgressPlan CRD from config/crd) with
- * a hand-written fake dataplane that records every sync. Node IPs 192.0.2.x, pods 10.244.1.x, LB
- * IPs 198.51.100.x.
+ * the hand-written fake dataplane that records every sync ({@link RecordingDataplane}). Node IPs
+ * 192.0.2.x, pods 10.244.1.x, LB IPs 198.51.100.x.
  */
 class AgentLoopMockTest {
-  /** Renders like the real dataplane and records what it was asked to program. */
-  static final class FakeDataplane implements Dataplane {
-    final List<DesiredPlan> synced = new CopyOnWriteArrayList<>();
-    final List<Boolean> fullFlags = new CopyOnWriteArrayList<>();
-    volatile Optional<String> drift = Optional.empty();
-    final NodeFacts facts;
-
-    FakeDataplane(NodeFacts facts) {
-      this.facts = facts;
-    }
-
-    @Override
-    public String firewallBackend() {
-      return "iptables-nft";
-    }
-
-    @Override
-    public String routeBackend() {
-      return "netlink";
-    }
-
-    @Override
-    public SyncResult sync(DesiredPlan plan, boolean full) {
-      synced.add(plan);
-      fullFlags.add(full);
-      drift = Optional.empty();
-      var alloc =
-          MarkAllocator.allocate(
-              Map.of(), MarkAllocator.gatewayNodes(plan), facts.marks().maxIndex());
-      return new SyncResult(
-          DataplaneRenderer.render(plan, facts, alloc, java.util.Set.of()),
-          full,
-          List.of(),
-          Map.of());
-    }
-
-    @Override
-    public Optional<String> drift() {
-      return drift;
-    }
-
-    final List<java.util.Set<String>> recoverRequests = new CopyOnWriteArrayList<>();
-
-    @Override
-    public Map<String, List<Entry>> recoverEntries(
-        java.util.Set<String> services, DesiredPlan plan) {
-      recoverRequests.add(services);
-      // what a previous agent process had programmed for shop/bad
-      return Map.of(
-          "shop/bad",
-          List.of(
-              new Entry(
-                  "shop/bad",
-                  de.metaleg.common.net.Family.V4,
-                  de.metaleg.api.v1alpha1.Role.Reject,
-                  "RecoveredFromKernel",
-                  Optional.empty(),
-                  Optional.empty(),
-                  Optional.empty(),
-                  List.of("10.244.1.66"))));
-    }
-  }
-
   private KubernetesMockServer server;
   private KubernetesClient client;
-  private FakeDataplane dataplane;
+  private RecordingDataplane dataplane;
   private AgentMetrics metrics;
   private AgentLoop loop;
   private SharedIndexInformer<EgressPlan> informer;
@@ -114,7 +51,8 @@ class AgentLoopMockTest {
     server = CrudApiServer.start();
     client = server.createClient();
     AgentConfig config = AgentConfig.fromEnv(Map.of("NODE_NAME", "node-a"));
-    dataplane = new FakeDataplane(new NodeFacts(config.markSpace(), config.excludeDestinations()));
+    dataplane =
+        new RecordingDataplane(new NodeFacts(config.markSpace(), config.excludeDestinations()));
     metrics = new AgentMetrics();
     loop =
         new AgentLoop(
@@ -172,28 +110,64 @@ class AgentLoopMockTest {
     }
   }
 
-  @Test
-  void programsOwnPlanWritesStatusKeepsLastGoodAndDoesNotStorm() throws Exception {
+  private void createPlan(EgressEntry... entries) {
+    client
+        .resources(EgressPlan.class)
+        .resource(EgressPlan.forNode("node-a", new EgressPlanSpec("node-a", List.of(entries))))
+        .create();
+  }
+
+  private void editPlan(java.util.function.Consumer<List<EgressEntry>> edit) {
     var plans = client.resources(EgressPlan.class);
-    plans
+    EgressPlan plan = plans.withName("node-a").get();
+    edit.accept(plan.getSpec().getEntries());
+    plans.resource(plan).update();
+  }
+
+  private EgressPlanStatus awaitReady() throws InterruptedException {
+    await(
+        "Ready status",
+        () -> status("node-a") != null && status("node-a").getObservedGeneration() != null);
+    return status("node-a");
+  }
+
+  /** Triggers a sync and waits until the loop has finished a pass that covers it. */
+  private void triggerAndAwaitPass(boolean full) throws InterruptedException {
+    long trigger = loop.trigger(full);
+    await("pass for trigger " + trigger, () -> loop.handledTrigger() >= trigger);
+  }
+
+  private static Entry entry(DesiredPlan plan, String service) {
+    return plan.entries().stream()
+        .filter(e -> e.service().equals(service))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError(service + " not programmed: " + plan));
+  }
+
+  private static Entry reject(String service, String source) {
+    return new Entry(
+        service,
+        Family.V4,
+        Role.Reject,
+        "RecoveredFromKernel",
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty(),
+        List.of(source));
+  }
+
+  @Test
+  void programsItsOwnPlanFullyFirstAndReportsReady() throws Exception {
+    client
+        .resources(EgressPlan.class)
         .resource(
             EgressPlan.forNode(
                 "node-b",
                 new EgressPlanSpec("node-b", List.of(forward("other/svc", "10.244.9.9")))))
         .create();
-    plans
-        .resource(
-            EgressPlan.forNode(
-                "node-a",
-                new EgressPlanSpec(
-                    "node-a",
-                    List.of(forward("shop/web", "10.244.1.5"), forward("shop/api", "10.244.1.6")))))
-        .create();
+    createPlan(forward("shop/web", "10.244.1.5"), forward("shop/api", "10.244.1.6"));
 
-    await(
-        "Ready status",
-        () -> status("node-a") != null && status("node-a").getObservedGeneration() != null);
-    EgressPlanStatus s = status("node-a");
+    EgressPlanStatus s = awaitReady();
     assertEquals("True", condition(s, "Ready").getStatus());
     assertEquals("False", condition(s, "Degraded").getStatus());
     assertEquals(2, s.getForwardEntries());
@@ -206,85 +180,118 @@ class AgentLoopMockTest {
     assertNotNull(s.getLastSyncTime());
     assertTrue(loop.ready());
     assertTrue(dataplane.fullFlags.get(0), "the first sync adopts the kernel: full");
+    assertEquals(List.of("10.244.1.5"), entry(dataplane.synced.get(0), "shop/web").sources());
     assertNull(status("node-b"), "another node's plan is neither programmed nor written");
     assertTrue(
         dataplane.synced.stream()
             .flatMap(p -> p.entries().stream())
             .noneMatch(e -> e.service().equals("other/svc")));
-    String readySince = condition(s, "Ready").getLastTransitionTime();
+  }
 
-    // no status write storm: many resyncs with nothing changed write nothing
-    double writes = metrics.statusWrites();
+  @Test
+  void resyncsWithNothingChangedWriteNoStatus() throws Exception {
+    createPlan(forward("shop/web", "10.244.1.5"));
+    awaitReady();
+    await("the first status write counted", () -> metrics.statusWrites() == 1);
     int syncs = dataplane.synced.size();
-    for (int i = 0; i < 20; i++) {
+    for (int i = 0; i < 19; i++) {
       loop.trigger(true);
     }
-    await("resyncs", () -> dataplane.synced.size() > syncs);
-    Thread.sleep(300);
+    triggerAndAwaitPass(true);
+    assertTrue(dataplane.synced.size() > syncs, "the resyncs ran");
     assertEquals(
-        writes, metrics.statusWrites(), "periodic resyncs must not rewrite an unchanged status");
+        1.0, metrics.statusWrites(), "periodic resyncs must not rewrite an unchanged status");
+  }
 
-    // a hand-edited bad entry: Degraded names it, its last good state stays programmed
-    EgressPlan edited = plans.withName("node-a").get();
-    edited.getSpec().getEntries().get(1).setSourceIPv4s(List.of("10.244.1.6", "not-an-ip"));
-    edited.getSpec().getEntries().get(0).setSourceIPv4s(List.of("10.244.1.5", "10.244.1.7"));
-    plans.resource(edited).update();
+  @Test
+  void aBadEntryIsDegradedWhileItsLastGoodStateStaysProgrammed() throws Exception {
+    createPlan(forward("shop/web", "10.244.1.5"), forward("shop/api", "10.244.1.6"));
+    String readySince = condition(awaitReady(), "Ready").getLastTransitionTime();
+
+    editPlan(
+        entries -> {
+          entries.get(1).setSourceIPv4s(List.of("10.244.1.6", "not-an-ip"));
+          entries.get(0).setSourceIPv4s(List.of("10.244.1.5", "10.244.1.7"));
+        });
     await("Degraded", () -> "True".equals(condition(status("node-a"), "Degraded").getStatus()));
-    s = status("node-a");
-    assertTrue(
-        condition(s, "Degraded").getMessage().contains("shop/api"),
-        condition(s, "Degraded").getMessage());
-    assertTrue(condition(s, "Degraded").getMessage().contains("not-an-ip"));
+    EgressPlanStatus s = status("node-a");
+    String message = condition(s, "Degraded").getMessage();
+    assertTrue(message.contains("shop/api") && message.contains("not-an-ip"), message);
     assertEquals(readySince, condition(s, "Ready").getLastTransitionTime(), "Ready did not change");
     assertEquals(2, s.getConditions().size());
     assertEquals(1, s.getGateways().size());
-    DesiredPlan last = dataplane.synced.get(dataplane.synced.size() - 1);
-    Entry api =
-        last.entries().stream()
-            .filter(e -> e.service().equals("shop/api"))
-            .findFirst()
-            .orElseThrow();
-    assertEquals(List.of("10.244.1.6"), api.sources(), "last good shop/api kept");
-    Entry web =
-        last.entries().stream()
-            .filter(e -> e.service().equals("shop/web"))
-            .findFirst()
-            .orElseThrow();
-    assertEquals(List.of("10.244.1.5", "10.244.1.7"), web.sources(), "good entries still move on");
+    DesiredPlan last = dataplane.last();
+    assertEquals(List.of("10.244.1.6"), entry(last, "shop/api").sources(), "last good kept");
+    assertEquals(
+        List.of("10.244.1.5", "10.244.1.7"),
+        entry(last, "shop/web").sources(),
+        "good entries still move on");
+  }
 
-    // unknown role: also only that entry is degraded
-    edited = plans.withName("node-a").get();
-    edited.getSpec().getEntries().get(1).setSourceIPv4s(List.of("10.244.1.6"));
-    edited.getSpec().getEntries().get(1).setRole("Teleport");
-    plans.resource(edited).update();
+  @Test
+  void anUnknownRoleDegradesOnlyThatEntry() throws Exception {
+    createPlan(forward("shop/web", "10.244.1.5"), forward("shop/api", "10.244.1.6"));
+    awaitReady();
+
+    editPlan(
+        entries -> {
+          entries.get(1).setRole("Teleport");
+          entries.get(0).setSourceIPv4s(List.of("10.244.1.7"));
+        });
     await(
         "unknown role reported",
         () -> condition(status("node-a"), "Degraded").getMessage().contains("Teleport"));
+    String message = condition(status("node-a"), "Degraded").getMessage();
+    assertTrue(message.contains("shop/api") && !message.contains("shop/web"), message);
+    DesiredPlan last = dataplane.last();
+    assertEquals(List.of("10.244.1.7"), entry(last, "shop/web").sources());
+    assertEquals(Role.Forward, entry(last, "shop/api").role(), "last good kept");
+  }
 
-    // the canary's drift triggers a full resync
+  @Test
+  void canaryDriftTriggersAFullResync() throws Exception {
+    createPlan(forward("shop/web", "10.244.1.5"));
+    awaitReady();
     int before = dataplane.synced.size();
-    dataplane.drift = Optional.of("chain METALEG-MARK missing");
-    await(
-        "canary resync",
-        () ->
-            dataplane.synced.size() > before
-                && dataplane.fullFlags.get(dataplane.fullFlags.size() - 1));
-    assertTrue(metrics.scrape().contains("metaleg_agent_canary_resyncs_total"));
 
-    // plan deleted: fail static, nothing synced (kernel keeps its state)
-    int afterCanary = dataplane.synced.size();
-    plans.withName("node-a").delete();
-    Thread.sleep(300);
-    loop.trigger(true);
-    Thread.sleep(200);
-    assertEquals(afterCanary, dataplane.synced.size(), "no sync without a plan");
-    assertTrue(metrics.scrape().contains("metaleg_agent_plan_present 0.0"));
+    dataplane.drift = Optional.of("chain METALEG-MARK missing");
+    await("canary resync", () -> dataplane.synced.size() > before);
+    assertTrue(dataplane.fullFlags.get(before), "the resync after drift is full");
+    assertTrue(
+        metrics.scrape().contains("metaleg_agent_canary_resyncs_total 1.0"), metrics.scrape());
+  }
+
+  @Test
+  void withoutAPlanNothingIsSyncedAndTheKernelKeepsItsState() throws Exception {
+    createPlan(forward("shop/web", "10.244.1.5"));
+    awaitReady();
+    assertTrue(metrics.scrape().contains("metaleg_agent_plan_present 1.0"));
+    int syncs = dataplane.synced.size();
+
+    client.resources(EgressPlan.class).withName("node-a").delete();
+    await("the deletion seen", () -> metrics.scrape().contains("metaleg_agent_plan_present 0.0"));
+    triggerAndAwaitPass(true);
+    assertEquals(syncs, dataplane.synced.size(), "no sync without a plan");
+  }
+
+  @Test
+  void syncsAreMeasured() throws Exception {
+    createPlan(forward("shop/web", "10.244.1.5"), forward("shop/api", "10.244.1.6"));
+    awaitReady();
+    editPlan(entries -> entries.get(0).setSourceIPv4s(List.of("10.244.1.7")));
+    await("an incremental sync", () -> dataplane.fullFlags.contains(false));
+    await(
+        "its duration recorded",
+        () ->
+            metrics
+                .scrape()
+                .contains("metaleg_agent_sync_duration_seconds_count{kind=\"incremental\"} 1"));
     String scrape = metrics.scrape();
     for (String name :
         List.of(
             "metaleg_agent_sync_duration_seconds_bucket{kind=\"full\"",
-            "metaleg_agent_sync_duration_seconds_count{kind=\"incremental\"}",
-            "metaleg_agent_sync_failures_total",
+            "metaleg_agent_sync_duration_seconds_count{kind=\"full\"} 1",
+            "metaleg_agent_sync_failures_total 0.0",
             "metaleg_agent_entries{role=\"Forward\"} 2.0",
             "metaleg_agent_rules{role=\"Forward\"}",
             "metaleg_agent_last_success_timestamp_seconds",
@@ -294,32 +301,58 @@ class AgentLoopMockTest {
   }
 
   @Test
-  void afterARestartAnInvalidEntryKeepsWhatTheKernelHasForIt() throws Exception {
+  void afterARestartAnInvalidEntryIsRecoveredFromTheKernel() throws Exception {
+    // what the previous agent process programmed: shop/bad rejected, shop/web for another pod
+    dataplane.previouslyProgrammed.put("shop/bad", List.of(reject("shop/bad", "10.244.1.66")));
+    dataplane.previouslyProgrammed.put("shop/web", List.of(reject("shop/web", "10.244.1.99")));
     EgressEntry bad = forward("shop/bad", "10.244.1.66");
     bad.setGatewayIPv4("192.0.2.300");
-    client
-        .resources(EgressPlan.class)
-        .resource(
-            EgressPlan.forNode(
-                "node-a",
-                new EgressPlanSpec("node-a", List.of(forward("shop/web", "10.244.1.5"), bad))))
-        .create();
-    await(
-        "Degraded", () -> status("node-a") != null && !status("node-a").getConditions().isEmpty());
-    assertEquals("True", condition(status("node-a"), "Degraded").getStatus());
-    assertTrue(condition(status("node-a"), "Degraded").getMessage().contains("192.0.2.300"));
-    assertEquals(List.of(java.util.Set.of("shop/bad")), dataplane.recoverRequests);
-    DesiredPlan first = dataplane.synced.get(0);
-    assertTrue(
-        first.entries().stream().anyMatch(e -> e.service().equals("shop/bad")),
-        "recovered entry stays programmed");
-    assertEquals(1, status("node-a").getRejectEntries());
-    loop.trigger(true);
-    await("second sync", () -> dataplane.synced.size() >= 2);
+    createPlan(forward("shop/web", "10.244.1.5"), bad);
+
+    EgressPlanStatus s = awaitReady();
+    assertEquals("True", condition(s, "Degraded").getStatus());
+    assertTrue(condition(s, "Degraded").getMessage().contains("192.0.2.300"));
     assertEquals(
-        1, dataplane.recoverRequests.size(), "the kernel is asked once, then the state is carried");
+        List.of(Set.of("shop/bad")),
+        dataplane.recoverRequests,
+        "the kernel is asked only about the invalid entry");
+    DesiredPlan first = dataplane.synced.get(0);
+    assertEquals(reject("shop/bad", "10.244.1.66"), entry(first, "shop/bad"), "kept as it was");
+    assertEquals(Role.Forward, entry(first, "shop/web").role(), "valid entries follow the plan");
+    assertEquals(1, s.getRejectEntries());
+    assertEquals(1, s.getForwardEntries());
+  }
+
+  @Test
+  void aRecoveredEntryIsCarriedWithoutAskingTheKernelAgain() throws Exception {
+    dataplane.previouslyProgrammed.put("shop/bad", List.of(reject("shop/bad", "10.244.1.66")));
+    EgressEntry bad = forward("shop/bad", "10.244.1.66");
+    bad.setGatewayIPv4("192.0.2.300");
+    createPlan(forward("shop/web", "10.244.1.5"), bad);
+    awaitReady();
+    dataplane.previouslyProgrammed.clear(); // the loop must carry it, not re-read it
+
+    triggerAndAwaitPass(true);
+    assertEquals(2, dataplane.synced.size());
+    assertEquals(1, dataplane.recoverRequests.size(), "the kernel is asked once");
+    assertEquals(reject("shop/bad", "10.244.1.66"), entry(dataplane.last(), "shop/bad"));
+  }
+
+  @Test
+  void anInvalidEntryTheKernelDoesNotHaveIsNotProgrammed() throws Exception {
+    EgressEntry bad = forward("shop/bad", "10.244.1.66");
+    bad.setGatewayIPv4("192.0.2.300");
+    createPlan(forward("shop/web", "10.244.1.5"), bad);
+
+    EgressPlanStatus s = awaitReady();
+    assertEquals(List.of(Set.of("shop/bad")), dataplane.recoverRequests);
     assertTrue(
-        dataplane.synced.get(1).entries().stream().anyMatch(e -> e.service().equals("shop/bad")));
+        dataplane.synced.get(0).entries().stream().noneMatch(e -> e.service().equals("shop/bad")));
+    assertEquals(0, s.getRejectEntries());
+
+    triggerAndAwaitPass(true);
+    assertEquals(2, dataplane.synced.size());
+    assertEquals(1, dataplane.recoverRequests.size(), "a resync does not ask the kernel again");
   }
 
   private static void assertNull(Object o, String message) {

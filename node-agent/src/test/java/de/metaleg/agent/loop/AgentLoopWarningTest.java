@@ -4,8 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import de.metaleg.agent.AgentConfig;
-import de.metaleg.agent.kernel.Dataplane;
-import de.metaleg.agent.model.DesiredPlan;
+import de.metaleg.agent.kernel.RecordingDataplane;
 import de.metaleg.agent.render.NodeFacts;
 import de.metaleg.api.v1alpha1.EgressPlan;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
@@ -25,41 +24,6 @@ import org.junit.jupiter.api.Test;
  * the status sink records what would be written. Pods 10.244.1.x, node IPs 192.0.2.x.
  */
 class AgentLoopWarningTest {
-  /** {@link AgentLoopMockTest.FakeDataplane} plus a settable warning. */
-  static final class WarningDataplane implements Dataplane {
-    private final AgentLoopMockTest.FakeDataplane fake;
-    volatile Optional<String> warning = Optional.empty();
-
-    WarningDataplane(NodeFacts facts) {
-      fake = new AgentLoopMockTest.FakeDataplane(facts);
-    }
-
-    @Override
-    public String firewallBackend() {
-      return fake.firewallBackend();
-    }
-
-    @Override
-    public String routeBackend() {
-      return fake.routeBackend();
-    }
-
-    @Override
-    public SyncResult sync(DesiredPlan plan, boolean full) {
-      return fake.sync(plan, full);
-    }
-
-    @Override
-    public Optional<String> drift() {
-      return Optional.empty();
-    }
-
-    @Override
-    public Optional<String> warning() {
-      return warning;
-    }
-  }
-
   private static Condition degraded(EgressPlanStatus s) {
     return s.getConditions().stream()
         .filter(c -> c.getType().equals(EgressPlanStatus.CONDITION_DEGRADED))
@@ -80,8 +44,8 @@ class AgentLoopWarningTest {
   @Test
   void dataplaneWarningIsPartOfDegraded() throws Exception {
     AgentConfig config = AgentConfig.fromEnv(Map.of("NODE_NAME", "node-a"));
-    WarningDataplane dp =
-        new WarningDataplane(new NodeFacts(config.markSpace(), config.excludeDestinations()));
+    RecordingDataplane dp =
+        new RecordingDataplane(new NodeFacts(config.markSpace(), config.excludeDestinations()));
     List<EgressPlanStatus> writes = new CopyOnWriteArrayList<>();
     try (AgentLoop loop =
         new AgentLoop(

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import de.metaleg.agent.AgentConfig;
 import de.metaleg.agent.AgentMain;
 import de.metaleg.agent.KubeStatusSink;
+import de.metaleg.agent.kernel.RecordingDataplane;
 import de.metaleg.agent.render.NodeFacts;
 import de.metaleg.api.v1alpha1.EgressPlan;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
@@ -34,7 +35,7 @@ class NetworkProgrammingMockTest {
   private static final String METRIC = "metaleg_network_programming_duration_seconds";
   private KubernetesMockServer server;
   private KubernetesClient client;
-  private AgentLoopMockTest.FakeDataplane dataplane;
+  private RecordingDataplane dataplane;
   private AgentMetrics metrics;
   private AgentLoop loop;
   private SharedIndexInformer<EgressPlan> informer;
@@ -46,8 +47,7 @@ class NetworkProgrammingMockTest {
     client = server.createClient();
     AgentConfig config = AgentConfig.fromEnv(Map.of("NODE_NAME", "node-a"));
     dataplane =
-        new AgentLoopMockTest.FakeDataplane(
-            new NodeFacts(config.markSpace(), config.excludeDestinations()));
+        new RecordingDataplane(new NodeFacts(config.markSpace(), config.excludeDestinations()));
     metrics = new AgentMetrics();
     agentStarted = Instant.now();
     loop =

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import de.metaleg.agent.AgentConfig;
 import de.metaleg.agent.AgentMain;
 import de.metaleg.agent.KubeStatusSink;
+import de.metaleg.agent.kernel.RecordingDataplane;
 import de.metaleg.agent.render.NodeFacts;
 import de.metaleg.api.v1alpha1.EgressPlan;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
@@ -81,7 +82,7 @@ class StatusWriteMockTest {
   private KubernetesClient agentClient;
   private AgentLoop loop;
   private SharedIndexInformer<EgressPlan> informer;
-  private AgentLoopMockTest.FakeDataplane dataplane;
+  private RecordingDataplane dataplane;
 
   @BeforeEach
   void setUp() {
@@ -112,8 +113,7 @@ class StatusWriteMockTest {
             .build();
     AgentConfig config = AgentConfig.fromEnv(Map.of("NODE_NAME", "node-a"));
     dataplane =
-        new AgentLoopMockTest.FakeDataplane(
-            new NodeFacts(config.markSpace(), config.excludeDestinations()));
+        new RecordingDataplane(new NodeFacts(config.markSpace(), config.excludeDestinations()));
     RecordingSink sink = new RecordingSink(new KubeStatusSink(agentClient));
     loop =
         new AgentLoop(

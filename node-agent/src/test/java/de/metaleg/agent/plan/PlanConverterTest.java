@@ -144,4 +144,15 @@ class PlanConverterTest {
     assertEquals(1, c.plan().entries().size());
     assertEquals(List.of(), c.problems());
   }
+
+  @Test
+  void invalidEntriesWithoutLastGoodAreTheOnesToRecover() {
+    EgressEntry bad = forward();
+    bad.setRole("Teleport");
+    Validation v = PlanConverter.validate(new EgressPlanSpec("node-a", List.of(bad, other())));
+    assertEquals(java.util.Set.of("shop/web"), v.badServices());
+    assertEquals(java.util.Set.of("shop/web"), v.withoutLastGood(Map.of()));
+    Map<String, List<Entry>> lastGood = convert(Map.of(), forward()).lastGoodByService();
+    assertEquals(java.util.Set.of(), v.withoutLastGood(lastGood), "it has a last good state");
+  }
 }

@@ -34,7 +34,8 @@ import java.util.function.Function;
  * payloads piped straight into ipset / iptables-restore). Run as root:
  *
  * <pre>
- * java -cp node-agent/target/metaleg-node-agent.jar de.metaleg.agent.bench.SyncBenchmark [nft|legacy|nftables]
+ * java -cp node-agent/target/metaleg-node-agent.jar:node-agent/target/test-classes \
+ *     de.metaleg.agent.bench.SyncBenchmark [nft|legacy|nftables]
  * </pre>
  */
 public final class SyncBenchmark {

@@ -15,8 +15,9 @@ import java.util.Locale;
  * (fd00:172::/96), endpoints 10.200.0.0/16 (fd00:200::/96): none of them overlaps the tests' pod,
  * node or external ranges.
  *
- * <p>{@code java -cp metaleg-node-agent.jar de.metaleg.agent.bench.KubeProxyRuleset iptables|nft
- * 4|6 N} prints the {@code iptables-restore} or {@code nft -f} payload.
+ * <p>{@code java -cp metaleg-node-agent.jar:node-agent/target/test-classes
+ * de.metaleg.agent.bench.KubeProxyRuleset iptables|nft 4|6 N} prints the {@code iptables-restore}
+ * or {@code nft -f} payload.
  */
 public final class KubeProxyRuleset {
   private KubeProxyRuleset() {}

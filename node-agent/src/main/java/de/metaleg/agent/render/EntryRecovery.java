@@ -1,10 +1,7 @@
-package de.metaleg.agent.kernel;
+package de.metaleg.agent.render;
 
 import de.metaleg.agent.model.Entry;
 import de.metaleg.agent.model.MarkSpace;
-import de.metaleg.agent.render.Names;
-import de.metaleg.agent.render.ObservedRoutes;
-import de.metaleg.agent.render.ObservedSet;
 import de.metaleg.api.v1alpha1.Role;
 import de.metaleg.common.net.Family;
 import java.util.ArrayList;

@@ -23,13 +23,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * ROUTE_BACKEND=netlink, shared by both firewall backends: ip rules and per-gateway route tables
- * via one {@code ip -batch} per family. {@link #install} runs before the firewall transaction that
- * sets marks, {@link #removeStale} after it, so no packet is ever marked for a table without a
- * route.
+ * ROUTE_BACKEND=netlink (the value users set; the code drives the {@code ip} tool, not a netlink
+ * socket), shared by both firewall backends: ip rules and per-gateway route tables via one {@code
+ * ip -batch} per family. {@link #install} runs before the firewall transaction that sets marks,
+ * {@link #removeStale} after it, so no packet is ever marked for a table without a route.
  */
-final class NetlinkRoutes {
-  private static final Logger LOG = LoggerFactory.getLogger(NetlinkRoutes.class);
+final class IpBatchRoutes {
+  private static final Logger LOG = LoggerFactory.getLogger(IpBatchRoutes.class);
   private static final Pattern BATCH_FAILED = Pattern.compile("Command failed \\S*:(\\d+)");
 
   /**
@@ -42,7 +42,7 @@ final class NetlinkRoutes {
   private final MarkSpace space;
   private final KernelReader reader;
 
-  NetlinkRoutes(CommandRunner runner, MarkSpace space) {
+  IpBatchRoutes(CommandRunner runner, MarkSpace space) {
     this.runner = runner;
     this.space = space;
     this.reader = new KernelReader(runner);
