@@ -82,15 +82,7 @@ class LabFixturesMockTest {
         List.of("198.51.100.10", "2001:db8:51::10"),
         svc.getStatus().getLoadBalancer().getIngress().stream().map(i -> i.getIp()).toList());
     assertEquals("true", svc.getMetadata().getLabels().get(EgressPlan.SERVICE_OPT_IN_LABEL));
-    var slices =
-        client
-            .discovery()
-            .v1()
-            .endpointSlices()
-            .inNamespace("default")
-            .withLabel("kubernetes.io/service-name", "fixture")
-            .list()
-            .getItems();
+    List<EndpointSlice> slices = slicesOf("fixture");
     assertEquals(2, slices.size());
     assertTrue(
         slices.stream().allMatch(s -> "node-1".equals(s.getEndpoints().get(0).getNodeName())));
@@ -222,15 +214,7 @@ class LabFixturesMockTest {
           new ServiceInput(key, true, "LoadBalancer", List.of("198.51.100.10", "2001:db8:51::10")),
           Adapter.service(client.services().inNamespace("default").withName("read").get()));
 
-      List<EndpointSlice> slices =
-          client
-              .discovery()
-              .v1()
-              .endpointSlices()
-              .inNamespace("default")
-              .withLabel(Adapter.SLICE_SERVICE_LABEL, "read")
-              .list()
-              .getItems();
+      List<EndpointSlice> slices = slicesOf("read");
       assertEquals(2, slices.size(), "one slice per family, found by the controller's label");
       assertEquals(
           List.of(
@@ -266,6 +250,18 @@ class LabFixturesMockTest {
       cluster.deleteService(ref);
       cluster.deleteNode("node-2");
     }
+  }
+
+  /** The EndpointSlices of default/{@code service}, by the label the controller selects on. */
+  private static List<EndpointSlice> slicesOf(String service) {
+    return client
+        .discovery()
+        .v1()
+        .endpointSlices()
+        .inNamespace("default")
+        .withLabel(Adapter.SLICE_SERVICE_LABEL, service)
+        .list()
+        .getItems();
   }
 
   private static String node(ServiceL2Status s) {
