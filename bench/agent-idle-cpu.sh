@@ -3,8 +3,8 @@
 #
 # One throwaway namespace (megB-cpu-*) holding kube-proxy's iptables-mode ruleset for SERVICES
 # Services in both families (KubeProxyRuleset, iptables-nft, restored in chunks of 2,000), the
-# lab's mock API server with an EgressPlan of ENTRIES entries (as bench/agent-rss.sh: roles cycling
-# Forward / Gateway / Reject, 20 IPv4 + 20 IPv6 sources each), then the real agent jar with the
+# lab's mock API server with an EgressPlan of ENTRIES entries (bench/lib.sh's, as agent-rss.sh:
+# roles cycling Gateway / Reject / Forward, 20 IPv4 + 20 IPv6 sources each), then the agent with the
 # DaemonSet's JAVA_TOOL_OPTIONS and FIREWALL_BACKEND=BACKEND. After the first full sync and a
 # settle period, it reads utime+stime+cutime+cstime of the JVM from /proc/PID/stat (the JVM waits
 # for every iptables/ipset/ip/nft child, so their CPU is in cutime/cstime) at the start and end of
@@ -41,62 +41,18 @@ for jar in "$AGENT_JAR" "$LAB_JAR" "$AGENT_TEST_CLASSES"; do
   [[ -e $jar ]] || { echo "missing $jar (mvn -B -pl node-agent,lab -am package -DskipTests)" >&2; exit 1; }
 done
 [[ $(id -u) == 0 ]] || { echo "needs root (network namespaces)" >&2; exit 1; }
-AGENT_OPTS=$(sed -n '/name: JAVA_TOOL_OPTIONS/{n;s/.*value: "\(.*\)"/\1/p}' "$ROOT/config/agent/daemonset.yaml")
+source "$ROOT/bench/lib.sh"
+AGENT_OPTS=$(daemonset_java_options)
 [[ -n $AGENT_OPTS ]] || { echo "no JAVA_TOOL_OPTIONS in config/agent/daemonset.yaml" >&2; exit 1; }
 
 NODE=bench-node
 WORK=$(mktemp -d /tmp/megB-cpu.XXXXXX)
-NS=""
-AGENT_PID=""
-API_PID=""
-cleanup() {
-  [[ -n $AGENT_PID ]] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null || true
-  [[ -n $API_PID ]] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null || true
-  AGENT_PID="" API_PID=""
-  [[ -n $NS ]] && ip netns del "$NS" 2>/dev/null || true
-  NS=""
-}
 trap 'cleanup; [[ -n $LOG_DIR ]] && cp "$WORK"/*.log "$LOG_DIR"/ 2>/dev/null; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
-in_ns() { ip netns exec "$NS" "$@"; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 ticks() { # "self children": utime+stime and cutime+cstime of one pid, in clock ticks
   awk '{ sub(/^.*\) /, ""); print $12 + $13, $14 + $15 }' "/proc/$1/stat"
 }
 HZ=$(getconf CLK_TCK)
-
-# the EgressPlan, as bench/agent-rss.sh builds it
-plan_json() { # entries
-  python3 - "$1" "$NODE" <<'EOF'
-import json, sys
-n, node = int(sys.argv[1]), sys.argv[2]
-entries = []
-for i in range(n):
-    role = ["Gateway", "Reject", "Forward"][i % 3]
-    gw = i % 10 + 1
-    k0 = i * 20
-    e = {
-        "service": f"bench/svc-{i}",
-        "role": role,
-        "sourceIPv4s": [f"10.{244 + (k >> 16)}.{(k >> 8) & 255}.{k & 255}" for k in range(k0, k0 + 20)],
-        "sourceIPv6s": [f"fd00:10:244::{k >> 16:x}:{k & 0xffff:x}" for k in range(k0, k0 + 20)],
-    }
-    if role == "Forward":
-        e.update(reason="AnnouncedByOtherNode", gatewayNode=f"gw-{gw}",
-                 gatewayIPv4=f"192.0.2.{gw}", gatewayIPv6=f"2001:db8::{gw:x}")
-    elif role == "Gateway":
-        e.update(reason="AnnouncedByThisNode", gatewayNode=node,
-                 snatIPv4=f"198.51.{100 + i // 250}.{i % 250 + 1}", snatIPv6=f"2001:db8:100::{i >> 16:x}:{i & 0xffff:x}")
-    else:
-        e.update(reason="NoAnnouncer")
-    entries.append(e)
-print(json.dumps({
-    "apiVersion": "metaleg.de/v1alpha1", "kind": "EgressPlan",
-    "metadata": {"name": node, "labels": {"metaleg.de/node": node}},
-    "spec": {"nodeName": node, "entries": entries},
-}))
-EOF
-}
 
 kube_proxy() { # the ruleset, both families, chunked (iptables-nft restore time grows fast)
   local fam pre n k
@@ -112,12 +68,7 @@ kube_proxy() { # the ruleset, both families, chunked (iptables-nft restore time 
 
 measure() { # backend
   local backend=$1
-  NS=megB-cpu-$$-$backend
-  ip netns add "$NS"
-  in_ns sh -c 'ip link set lo up &&
-    sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 &&
-    ip link add lan0 type veth peer name lan1 && ip link set lan0 up && ip link set lan1 up &&
-    ip addr add 192.0.2.254/24 dev lan0 && ip addr add 2001:db8::fe/64 dev lan0 nodad'
+  make_ns "megB-cpu-$$-$backend"
   local t0
   t0=$(now_ms)
   kube_proxy
@@ -125,14 +76,7 @@ measure() { # backend
     "$(in_ns iptables-nft-save 2>/dev/null | grep -c '^-A') IPv4 rules," \
     "$(in_ns ip6tables-nft-save 2>/dev/null | grep -c '^-A') IPv6 rules"
 
-  ip netns exec "$NS" java -Xmx512m -jar "$LAB_JAR" --address 127.0.0.1 --port 6443 \
-    --kubeconfig "$WORK/kubeconfig" >"$WORK/api-$backend.log" 2>&1 &
-  API_PID=$!
-  for _ in $(seq 300); do grep -qs listening "$WORK/api-$backend.log" && break; sleep 0.1; done
-  grep -q listening "$WORK/api-$backend.log" || { cat "$WORK/api-$backend.log" >&2; return 1; }
-  plan_json "$ENTRIES" >"$WORK/plan.json"
-  in_ns curl -sf -o /dev/null -H 'Content-Type: application/json' \
-    --data-binary "@$WORK/plan.json" http://127.0.0.1:6443/apis/metaleg.de/v1alpha1/egressplans
+  start_api_with_plan "$ENTRIES" "$WORK/api-$backend.log" || return 1
 
   local log=$WORK/agent-$backend.log
   : >"$log"

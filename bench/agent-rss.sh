@@ -26,28 +26,15 @@ for jar in "$AGENT_JAR" "$LAB_JAR"; do
 done
 [[ $(id -u) == 0 ]] || { echo "needs root (network namespaces)" >&2; exit 1; }
 
-# The DaemonSet's options, so this measures what runs in the cluster.
-AGENT_OPTS=$(sed -n '/name: JAVA_TOOL_OPTIONS/{n;s/.*value: "\(.*\)"/\1/p}' "$ROOT/config/agent/daemonset.yaml")
-AGENT_OPTS=${JAVA_TOOL_OPTIONS_OVERRIDE:-$AGENT_OPTS}
+source "$ROOT/bench/lib.sh"
+AGENT_OPTS=${JAVA_TOOL_OPTIONS_OVERRIDE:-$(daemonset_java_options)}
 [[ -n $AGENT_OPTS ]] || { echo "no JAVA_TOOL_OPTIONS in config/agent/daemonset.yaml" >&2; exit 1; }
 
 NODE=bench-node
 WORK=$(mktemp -d /tmp/megB-rss.XXXXXX)
-NS=""
-AGENT_PID=""
-API_PID=""
-
-cleanup() {
-  [[ -n $AGENT_PID ]] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null || true
-  [[ -n $API_PID ]] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null || true
-  AGENT_PID="" API_PID=""
-  [[ -n $NS ]] && ip netns del "$NS" 2>/dev/null || true
-  NS=""
-}
 trap 'cleanup; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 
-in_ns() { ip netns exec "$NS" "$@"; }
 alive() { # pid log: fails with the agent's last log lines when it has exited
   kill -0 "$1" 2>/dev/null && return 0
   local rc=0
@@ -58,58 +45,11 @@ alive() { # pid log: fails with the agent's last log lines when it has exited
   return 1
 }
 rss_mib() { awk -v k="$2:" '$1 == k { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-plan_json() { # entries
-  python3 - "$1" "$NODE" <<'EOF'
-import json, sys
-n, node = int(sys.argv[1]), sys.argv[2]
-entries = []
-for i in range(n):
-    role = ["Gateway", "Reject", "Forward"][i % 3]
-    gw = i % 10 + 1
-    k0 = i * 20
-    e = {
-        "service": f"bench/svc-{i}",
-        "role": role,
-        "sourceIPv4s": [f"10.{244 + (k >> 16)}.{(k >> 8) & 255}.{k & 255}" for k in range(k0, k0 + 20)],
-        "sourceIPv6s": [f"fd00:10:244::{k >> 16:x}:{k & 0xffff:x}" for k in range(k0, k0 + 20)],
-    }
-    if role == "Forward":
-        e.update(reason="AnnouncedByOtherNode", gatewayNode=f"gw-{gw}",
-                 gatewayIPv4=f"192.0.2.{gw}", gatewayIPv6=f"2001:db8::{gw:x}")
-    elif role == "Gateway":
-        e.update(reason="AnnouncedByThisNode", gatewayNode=node,
-                 snatIPv4=f"198.51.{100 + i // 250}.{i % 250 + 1}", snatIPv6=f"2001:db8:100::{i >> 16:x}:{i & 0xffff:x}")
-    else:
-        e.update(reason="NoAnnouncer")
-    entries.append(e)
-print(json.dumps({
-    "apiVersion": "metaleg.de/v1alpha1", "kind": "EgressPlan",
-    "metadata": {"name": node, "labels": {"metaleg.de/node": node}},
-    "spec": {"nodeName": node, "entries": entries},
-}))
-EOF
-}
 
 measure() { # entries
   local n=$1
-  NS=megB-rss-$$-$n
-  ip netns add "$NS"
-  in_ns sh -c 'ip link set lo up &&
-    sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 &&
-    ip link add lan0 type veth peer name lan1 && ip link set lan0 up && ip link set lan1 up &&
-    ip addr add 192.0.2.254/24 dev lan0 && ip addr add 2001:db8::fe/64 dev lan0 nodad'
-
-  # ip netns exec and env exec the JVM, so $! is the JVM's pid (a shell function would fork)
-  ip netns exec "$NS" java -Xmx512m -jar "$LAB_JAR" --address 127.0.0.1 --port 6443 \
-    --kubeconfig "$WORK/kubeconfig" >"$WORK/api-$n.log" 2>&1 &
-  API_PID=$!
-  for _ in $(seq 300); do grep -qs listening "$WORK/api-$n.log" && break; sleep 0.1; done
-  grep -q listening "$WORK/api-$n.log" || { cat "$WORK/api-$n.log" >&2; return 1; }
-  plan_json "$n" >"$WORK/plan-$n.json"
-  in_ns curl -sf -o /dev/null -H 'Content-Type: application/json' \
-    --data-binary "@$WORK/plan-$n.json" http://127.0.0.1:6443/apis/metaleg.de/v1alpha1/egressplans
+  make_ns "megB-rss-$$-$n"
+  start_api_with_plan "$n" "$WORK/api-$n.log" || return 1
 
   local log=$WORK/agent-$n.log t0 t1
   : >"$log"

@@ -1,7 +1,6 @@
 package de.metaleg.deploy;
 
 import static de.metaleg.deploy.Manifests.CONFIG;
-import static de.metaleg.deploy.Manifests.ROOT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,8 +14,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -120,43 +117,5 @@ class ManifestsTest {
     assertEquals(Set.of("metrics:21793", "health:21794"), ports);
     assertEquals("health", c.getLivenessProbe().getHttpGet().getPort().getStrVal());
     assertEquals("health", c.getReadinessProbe().getHttpGet().getPort().getStrVal());
-  }
-
-  @Test
-  void dockerfilesCopyTheJarsTheBuildProduces() throws IOException {
-    assertDockerfileShipsJar("Dockerfile.controller", "controller");
-    assertDockerfileShipsJar("Dockerfile.agent", "node-agent");
-  }
-
-  private static void assertDockerfileShipsJar(String dockerfile, String module)
-      throws IOException {
-    String pom = Files.readString(ROOT.resolve(module).resolve("pom.xml"));
-    Matcher finalName = Pattern.compile("<finalName>([^<]+)</finalName>").matcher(pom);
-    assertTrue(finalName.find(), module + "/pom.xml sets finalName");
-    String jar = module + "/target/" + finalName.group(1) + ".jar";
-    String text = Files.readString(ROOT.resolve(dockerfile));
-    assertTrue(text.contains("COPY --from=build /src/" + jar + " "), dockerfile + " copies " + jar);
-    assertTrue(
-        text.contains("-jar\", \"/opt/metaleg/" + finalName.group(1) + ".jar\""),
-        dockerfile + " runs it");
-    // multi-stage, and no build tools in the runtime stage
-    String runtime = text.substring(text.lastIndexOf("\nFROM "));
-    assertTrue(
-        text.indexOf("\nFROM ") < text.lastIndexOf("\nFROM "), dockerfile + " is multi-stage");
-    assertTrue(
-        !runtime.contains("mvn ") && !runtime.contains("maven"),
-        dockerfile + " runtime has no build tools");
-    assertTrue(runtime.contains("org.opencontainers.image.title"), dockerfile + " has OCI labels");
-  }
-
-  @Test
-  void agentImageBringsTheKernelTools() throws IOException {
-    String runtime = Files.readString(ROOT.resolve("Dockerfile.agent"));
-    runtime = runtime.substring(runtime.lastIndexOf("\nFROM "));
-    for (String pkg : List.of("iptables", "ipset", "nftables", "iproute2", "conntrack")) {
-      assertTrue(
-          runtime.matches("(?s).*apt-get install[^&]*\\b" + pkg + "\\b.*"),
-          "agent image installs " + pkg);
-    }
   }
 }

@@ -2,7 +2,6 @@ package de.metaleg.lab;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import de.metaleg.api.v1alpha1.EgressPlan;
 import de.metaleg.lab.Cluster.Endpoint;
@@ -18,7 +17,6 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -72,22 +70,14 @@ class EgressE2EIT {
 
   @BeforeAll
   void startLab() throws Exception {
-    Optional<String> missing = Lab.missingRequirement();
-    if (missing.isPresent()) {
-      if ("required".equals(System.getProperty("metaleg.kernelTests"))) {
-        fail("end-to-end lab required (metaleg.kernelTests=required) but " + missing.get());
-      }
-      Assumptions.abort("skipping the end-to-end lab: " + missing.get());
-    }
+    lab =
+        LabSuite.startOrSkip(
+            "the end-to-end lab", Optional.empty(), Map.of("FIREWALL_BACKEND", firewallBackend()));
     System.out.println(
         "E2E " + getClass().getSimpleName() + ": FIREWALL_BACKEND=" + firewallBackend());
-    lab = Lab.start(Map.of("FIREWALL_BACKEND", firewallBackend()));
     plan = lab.plan;
-    cluster = new Cluster(lab.client(), "metallb-system");
+    cluster = lab.clusterWithNodes();
     metallb = new MetalLbSimulator(cluster, plan);
-    for (LabPlan.Node n : plan.nodes()) {
-      cluster.upsertNode(n.name(), n.ipv4(), n.ipv6());
-    }
   }
 
   @AfterAll
@@ -172,7 +162,7 @@ class EgressE2EIT {
     ensureService(true);
     metallb.announce(WEB, "node-2");
     awaitSources("precondition: LB IP egress", lbFor(ENDPOINT_PODS));
-    resetCounters();
+    RouterCounters.reset();
     metallb.withdraw(WEB);
     assertRejectedWithoutLeak("no announcer");
   }
@@ -183,7 +173,7 @@ class EgressE2EIT {
     ensureService(true);
     metallb.announce(WEB, "node-2");
     awaitSources("precondition: LB IP egress", lbFor(ENDPOINT_PODS));
-    resetCounters();
+    RouterCounters.reset();
     metallb.announce(WEB, "node-9");
     assertRejectedWithoutLeak("announcer node-9 is no known node");
     metallb.announce(WEB, "node-2");
@@ -396,9 +386,9 @@ class EgressE2EIT {
           return describe(wrong);
         });
     awaitPlansReady();
-    Map<String, Long> transition = counters();
+    Map<String, Long> transition = RouterCounters.read();
     System.out.println("E2E " + why + ": router counters across the transition " + transition);
-    resetCounters();
+    RouterCounters.reset();
     for (String pod : ENDPOINT_PODS) {
       for (String host : List.of(plan.externalIPv4(), plan.externalIPv6())) {
         Probe p = probe(pod, host, 3.0);
@@ -406,7 +396,7 @@ class EgressE2EIT {
         assertTrue(p.millis() < 1000, why + ": rejection should be quick: " + p);
       }
     }
-    Map<String, Long> steady = counters();
+    Map<String, Long> steady = RouterCounters.read();
     for (String c : List.of("from_node_v4", "from_node_v6", "from_pod_v4", "from_pod_v6")) {
       assertEquals(0L, steady.get(c), why + ": packets reached the external host: " + steady);
     }
@@ -464,22 +454,6 @@ class EgressE2EIT {
 
   static Optional<String> describe(List<String> wrong) {
     return wrong.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", wrong));
-  }
-
-  static void resetCounters() {
-    Cmd.run("bash", Lab.LAB_NET.toString(), "counters", "reset").orThrow();
-  }
-
-  static Map<String, Long> counters() {
-    Map<String, Long> m = new TreeMap<>();
-    Cmd.run("bash", Lab.LAB_NET.toString(), "counters")
-        .orThrow()
-        .output()
-        .lines()
-        .map(l -> l.trim().split("\\s+"))
-        .filter(f -> f.length == 2)
-        .forEach(f -> m.put(f[0], Long.parseLong(f[1])));
-    return m;
   }
 
   static void printTable(String title, Map<String, String[]> sources) {

@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
  * topology down.
  */
 final class Lab implements AutoCloseable {
+  static final String METALLB_NAMESPACE = "metallb-system";
   static final Path MODULE = Path.of("").toAbsolutePath();
   static final Path SCRIPTS = MODULE.resolve("scripts");
   static final Path LAB_NET = SCRIPTS.resolve("lab-net.sh");
@@ -79,6 +80,13 @@ final class Lab implements AutoCloseable {
     return Optional.empty();
   }
 
+  /** A further requirement of one suite: {@code tool} on the PATH. */
+  static Optional<String> missingTool(String tool, String hint) {
+    return Cmd.run("sh", "-c", "command -v " + tool).ok()
+        ? Optional.empty()
+        : Optional.of("missing tool " + tool + " (" + hint + ")");
+  }
+
   static Lab start(Map<String, String> agentEnv) throws IOException {
     if (Files.isDirectory(LOGS)) {
       try (var old = Files.list(LOGS)) {
@@ -112,6 +120,15 @@ final class Lab implements AutoCloseable {
 
   KubernetesClient client() {
     return client;
+  }
+
+  /** The cluster fixtures on this lab's API server, with a Node object per lab node. */
+  Cluster clusterWithNodes() {
+    Cluster cluster = new Cluster(client, METALLB_NAMESPACE);
+    for (LabPlan.Node n : plan.nodes()) {
+      cluster.upsertNode(n.name(), n.ipv4(), n.ipv6());
+    }
+    return cluster;
   }
 
   Path kubeconfigLan() {

@@ -72,12 +72,9 @@ public final class LabFailoverBenchmark {
 
   static void run(Lab lab, int failovers, String backend) throws Exception {
     LabPlan plan = lab.plan;
-    Cluster cluster = new Cluster(lab.client(), "metallb-system");
+    Cluster cluster = lab.clusterWithNodes();
     MetalLbSimulator metallb = new MetalLbSimulator(cluster, plan);
     List<String> nodes = plan.nodes().stream().map(LabPlan.Node::name).toList();
-    for (LabPlan.Node n : plan.nodes()) {
-      cluster.upsertNode(n.name(), n.ipv4(), n.ipv6());
-    }
     List<Endpoint> endpoints =
         ENDPOINT_PODS.stream()
             .map(plan::pod)

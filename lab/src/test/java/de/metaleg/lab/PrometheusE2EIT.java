@@ -2,7 +2,6 @@ package de.metaleg.lab;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import de.metaleg.lab.Cluster.Endpoint;
 import de.metaleg.lab.Cluster.ServiceRef;
@@ -32,7 +31,6 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -100,22 +98,13 @@ class PrometheusE2EIT {
 
   @BeforeAll
   void start() throws Exception {
-    Optional<String> missing = Lab.missingRequirement();
-    if (missing.isEmpty() && !Cmd.run("sh", "-c", "command -v prometheus").ok()) {
-      missing = Optional.of("prometheus not installed (Debian package prometheus; scripts/test)");
-    }
-    if (missing.isPresent()) {
-      if ("required".equals(System.getProperty("metaleg.kernelTests"))) {
-        fail("Prometheus lab test required (metaleg.kernelTests=required) but " + missing.get());
-      }
-      Assumptions.abort("skipping the Prometheus lab test: " + missing.get());
-    }
-    lab = Lab.start(Map.of("RECONCILIATION_INTERVAL", RESYNC));
+    lab =
+        LabSuite.startOrSkip(
+            "the Prometheus lab test",
+            Lab.missingTool("prometheus", "Debian package prometheus; scripts/test"),
+            Map.of("RECONCILIATION_INTERVAL", RESYNC));
     plan = lab.plan;
-    Cluster cluster = new Cluster(lab.client(), "metallb-system");
-    for (LabPlan.Node n : plan.nodes()) {
-      cluster.upsertNode(n.name(), n.ipv4(), n.ipv6());
-    }
+    Cluster cluster = lab.clusterWithNodes();
     List<Endpoint> endpoints =
         Stream.of("1a", "2a", "3a")
             .map(plan::pod)

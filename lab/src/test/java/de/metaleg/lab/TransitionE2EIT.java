@@ -13,7 +13,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -80,25 +79,16 @@ class TransitionE2EIT {
 
   @BeforeAll
   void startLab() throws Exception {
-    Optional<String> missing = Lab.missingRequirement();
-    if (missing.isEmpty() && !Cmd.run("sh", "-c", "command -v conntrack").ok()) {
-      missing = Optional.of("missing tool conntrack (apt-get install -y conntrack)");
-    }
-    if (missing.isPresent()) {
-      if ("required".equals(System.getProperty("metaleg.kernelTests"))) {
-        fail("end-to-end lab required (metaleg.kernelTests=required) but " + missing.get());
-      }
-      Assumptions.abort("skipping the transition lab: " + missing.get());
-    }
+    lab =
+        LabSuite.startOrSkip(
+            "the transition lab",
+            Lab.missingTool("conntrack", "apt-get install -y conntrack"),
+            Map.of("FIREWALL_BACKEND", firewallBackend()));
     System.out.println(
         "TRANSITION " + getClass().getSimpleName() + ": FIREWALL_BACKEND=" + firewallBackend());
-    lab = Lab.start(Map.of("FIREWALL_BACKEND", firewallBackend()));
     plan = lab.plan;
-    cluster = new Cluster(lab.client(), "metallb-system");
+    cluster = lab.clusterWithNodes();
     metallb = new MetalLbSimulator(cluster, plan);
-    for (LabPlan.Node n : plan.nodes()) {
-      cluster.upsertNode(n.name(), n.ipv4(), n.ipv6());
-    }
   }
 
   @AfterAll

@@ -8,17 +8,28 @@ import de.metaleg.api.metallb.ServiceL2Status;
 import de.metaleg.api.v1alpha1.EgressPlan;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
 import de.metaleg.api.v1alpha1.EgressPlanStatus;
+import de.metaleg.controller.ControllerConfig;
+import de.metaleg.controller.k8s.Adapter;
+import de.metaleg.controller.plan.AnnouncerInfo;
+import de.metaleg.controller.plan.EndpointInput;
+import de.metaleg.controller.plan.NodeInfo;
+import de.metaleg.controller.plan.ServiceInput;
+import de.metaleg.controller.plan.ServiceKey;
 import de.metaleg.lab.Cluster.Endpoint;
 import de.metaleg.lab.Cluster.ServiceRef;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.net.InetAddress;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -27,10 +38,14 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The lab's API server with the fixtures, over real HTTP and WebSocket: what the controller and
- * agents rely on (CRDs registered with the status subresource, generateName, watches).
+ * The lab itself, not the product: its API server ({@link LocalApiServer}) and its fixtures ({@link
+ * Cluster}, which plays kubelet, the endpointslice controller and MetalLB), over real HTTP and
+ * WebSocket. The API server must do what the controller and agents rely on (CRDs registered with
+ * the status subresource, generateName, watches), and the fixtures must mean to the product what
+ * the e2e scenarios say they mean: {@link #theControllerReadsTheFixturesAsTheScenariosMeanThem}
+ * reads them through the controller's snapshot adapter. IPs as in docs/lab.md.
  */
-class ClusterMockTest {
+class LabFixturesMockTest {
   static LocalApiServer server;
   static KubernetesClient client;
   static Cluster cluster;
@@ -67,15 +82,7 @@ class ClusterMockTest {
         List.of("198.51.100.10", "2001:db8:51::10"),
         svc.getStatus().getLoadBalancer().getIngress().stream().map(i -> i.getIp()).toList());
     assertEquals("true", svc.getMetadata().getLabels().get(EgressPlan.SERVICE_OPT_IN_LABEL));
-    var slices =
-        client
-            .discovery()
-            .v1()
-            .endpointSlices()
-            .inNamespace("default")
-            .withLabel("kubernetes.io/service-name", "fixture")
-            .list()
-            .getItems();
+    List<EndpointSlice> slices = slicesOf("fixture");
     assertEquals(2, slices.size());
     assertTrue(
         slices.stream().allMatch(s -> "node-1".equals(s.getEndpoints().get(0).getNodeName())));
@@ -188,6 +195,73 @@ class ClusterMockTest {
             .body();
     assertTrue(resources.contains("\"shortNames\":[\"egp\"]"), resources);
     assertTrue(resources.contains("\"name\":\"egressplans/status\""), resources);
+  }
+
+  @Test
+  void theControllerReadsTheFixturesAsTheScenariosMeanThem() {
+    ServiceRef ref = new ServiceRef("default", "read");
+    ServiceKey key = new ServiceKey("default", "read");
+    cluster.upsertNode("node-2", "10.89.0.12", "fd89::12");
+    cluster.createService(
+        ref,
+        true,
+        "198.51.100.10",
+        "2001:db8:51::10",
+        List.of(new Endpoint("p1", "node-1", "10.244.1.10", "fd44:0:0:1::10")));
+    ServiceL2Status announcing = cluster.createL2Status(ref, "node-2");
+    try {
+      assertEquals(
+          new ServiceInput(key, true, "LoadBalancer", List.of("198.51.100.10", "2001:db8:51::10")),
+          Adapter.service(client.services().inNamespace("default").withName("read").get()));
+
+      List<EndpointSlice> slices = slicesOf("read");
+      assertEquals(2, slices.size(), "one slice per family, found by the controller's label");
+      assertEquals(
+          List.of(
+              new EndpointInput("10.244.1.10", "node-1", "p1"),
+              new EndpointInput("fd44:0:0:1::10", "node-1", "p1")),
+          slices.stream()
+              .peek(s -> assertEquals(Optional.of(key), Adapter.sliceService(s)))
+              .flatMap(s -> Adapter.endpoints(s).stream())
+              .sorted(Comparator.comparing(EndpointInput::address))
+              .toList());
+
+      NodeInfo node = Adapter.node(client.nodes().withName("node-2").get());
+      assertEquals("node-2", node.name());
+      assertEquals(Optional.of("10.89.0.12"), node.internalIPv4().map(Object::toString));
+      assertEquals(Optional.of("fd89::12"), node.internalIPv6().map(Object::toString));
+      assertEquals(
+          List.of("10.89.0.12", "fd89::12"),
+          node.addresses().stream().map(Object::toString).sorted().toList(),
+          "both InternalIPs count as the node's addresses");
+
+      // the controller's default MetalLB namespace is the one the lab writes into
+      String metallb = ControllerConfig.fromEnv(Map.of()).metallbNamespace();
+      AnnouncerInfo full = Adapter.announcer(client.resource(announcing).get());
+      assertEquals(Optional.of(key), full.service(metallb));
+      assertEquals(Optional.of("node-2"), full.node());
+      // MetalLB's first half-write (labels, no status yet) already names Service and node
+      AnnouncerInfo half = Adapter.announcer(cluster.createL2StatusWithoutNode(ref, "node-3"));
+      assertNull(half.statusNode());
+      assertEquals(Optional.of(key), half.service(metallb));
+      assertEquals(Optional.of("node-3"), half.node());
+    } finally {
+      cluster.deleteL2Statuses(ref);
+      cluster.deleteService(ref);
+      cluster.deleteNode("node-2");
+    }
+  }
+
+  /** The EndpointSlices of default/{@code service}, by the label the controller selects on. */
+  private static List<EndpointSlice> slicesOf(String service) {
+    return client
+        .discovery()
+        .v1()
+        .endpointSlices()
+        .inNamespace("default")
+        .withLabel(Adapter.SLICE_SERVICE_LABEL, service)
+        .list()
+        .getItems();
   }
 
   private static String node(ServiceL2Status s) {
