@@ -3,7 +3,7 @@ package de.metaleg.agent.render;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
-import de.metaleg.agent.model.Family;
+import de.metaleg.common.net.Family;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
