@@ -19,42 +19,10 @@ import java.util.Set;
 public final class IpsetPayloads {
   private IpsetPayloads() {}
 
+  /** {@link #grow} and {@link #shrink} in one payload. */
   public static String install(
       List<IpSetSpec> desired, Map<String, ObservedSet> current, boolean swap) {
-    StringBuilder b = new StringBuilder();
-    Set<String> temps = new LinkedHashSet<>();
-    for (IpSetSpec d : desired) {
-      ObservedSet cur = current.get(d.name());
-      if (cur == null) {
-        b.append(create(d.name(), d.type(), d.family()));
-        d.members()
-            .forEach(
-                m -> b.append("add ").append(d.name()).append(' ').append(m).append(" -exist\n"));
-      } else if (cur.members().equals(d.members())) {
-        continue;
-      } else if (swap) {
-        String tmp = Names.tempSet(d.family(), d.type());
-        if (temps.add(tmp)) {
-          b.append(create(tmp, d.type(), d.family()));
-        }
-        b.append("flush ").append(tmp).append('\n');
-        d.members().forEach(m -> b.append("add ").append(tmp).append(' ').append(m).append('\n'));
-        b.append("swap ").append(tmp).append(' ').append(d.name()).append('\n');
-      } else {
-        Set<String> want = new HashSet<>(d.members());
-        Set<String> have = new HashSet<>(cur.members());
-        cur.members().stream()
-            .filter(m -> !want.contains(m))
-            .forEach(
-                m -> b.append("del ").append(d.name()).append(' ').append(m).append(" -exist\n"));
-        d.members().stream()
-            .filter(m -> !have.contains(m))
-            .forEach(
-                m -> b.append("add ").append(d.name()).append(' ').append(m).append(" -exist\n"));
-      }
-    }
-    temps.forEach(t -> b.append("destroy ").append(t).append('\n'));
-    return b.toString();
+    return grow(desired, current) + shrink(desired, current, swap);
   }
 
   /**

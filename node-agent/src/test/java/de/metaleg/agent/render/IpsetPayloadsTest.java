@@ -69,15 +69,22 @@ class IpsetPayloadsTest {
   }
 
   @Test
-  void anIncrementalSyncPatchesOnlyTheDifferenceDeletionsFirst() {
+  void anIncrementalSyncAddsBeforeTheRulesChangeAndDeletesAfter() {
     List<IpSetSpec> desired = List.of(want(WEB, "10.244.1.5", "10.244.1.7"));
     Map<String, ObservedSet> current = kernel(have(WEB, "10.244.1.5", "10.244.1.6"));
-    assertEquals(
-        """
-        del metaleg-src4-web 10.244.1.6 -exist
-        add metaleg-src4-web 10.244.1.7 -exist
-        """,
-        IpsetPayloads.install(desired, current, false));
+    String grow = "add metaleg-src4-web 10.244.1.7 -exist\n";
+    String shrink = "del metaleg-src4-web 10.244.1.6 -exist\n";
+    assertEquals(grow, IpsetPayloads.grow(desired, current), "before the rules: only adds");
+    assertEquals(shrink, IpsetPayloads.shrink(desired, current, false), "after: only deletes");
+    assertEquals(grow + shrink, IpsetPayloads.install(desired, current, false));
+  }
+
+  @Test
+  void aSetThatOnlyGainsMembersIsNeitherPatchedNorSwappedAfterTheRules() {
+    List<IpSetSpec> desired = List.of(want(WEB, "10.244.1.5", "10.244.1.7"));
+    Map<String, ObservedSet> current = kernel(have(WEB, "10.244.1.5"));
+    assertEquals("", IpsetPayloads.shrink(desired, current, false));
+    assertEquals("", IpsetPayloads.shrink(desired, current, true));
   }
 
   @Test
@@ -89,7 +96,7 @@ class IpsetPayloadsTest {
   }
 
   @Test
-  void aFullSyncFillsTheScratchSetSwapsItInAndDestroysItOnce() {
+  void aFullSyncSwapsTheExactContentsInAfterTheRulesThroughOneScratchSet() {
     // two changed sets of one family and type share one scratch set: created once, flushed before
     // each fill, destroyed after the last swap; the unchanged set in between sends nothing
     List<IpSetSpec> desired =
@@ -114,7 +121,14 @@ class IpsetPayloadsTest {
         swap metaleg-tmp4 metaleg-src4-web
         destroy metaleg-tmp4
         """,
-        IpsetPayloads.install(desired, current, true));
+        IpsetPayloads.shrink(desired, current, true));
+    assertEquals(
+        """
+        add metaleg-src4-api 10.244.1.9 -exist
+        add metaleg-src4-web 10.244.1.7 -exist
+        """,
+        IpsetPayloads.grow(desired, current),
+        "before the rules, the new members join the live sets");
   }
 
   @Test
@@ -143,7 +157,7 @@ class IpsetPayloadsTest {
         destroy metaleg-tmp4-net
         """
             .formatted(v6),
-        IpsetPayloads.install(desired, current, true));
+        IpsetPayloads.shrink(desired, current, true));
   }
 
   @Test
