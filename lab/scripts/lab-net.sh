@@ -26,6 +26,7 @@
 #   table inet megl_count) so tests can prove that nothing leaks. Port 8081 (tcp+udp) is only used
 #   by the endpoint pods' long-lived flows and fresh connects (flows.py), so a node source there
 #   (flow_nN_*) is a leak too, while pod 1b's node-1 source on :8080 is legitimate (from_node_*).
+#   Exception: TCP RSTs a node's own stack sends from its address (flow_rst_nN_*, see below).
 #   Any pod source (from_pod_*, any port) is always a leak: every node masquerades.
 #   "cut node-N" drops the node's frames in megl-lan (table bridge megl_cut): a hard node failure.
 #   Host side: 127.0.0.1:16443 forwards into megl-cp 10.89.0.2:6443 (forward.py) for kubectl/curl/tests.
@@ -114,9 +115,18 @@ up() {
   for n in "${NODES[@]}"; do
     flow_counters+="  counter flow_n${n}_v4 {}
   counter flow_n${n}_v6 {}
+  counter flow_rst_n${n}_v4 {}
+  counter flow_rst_n${n}_v6 {}
 "
-    flow_rules+="    ip daddr ${EXT_IPS[0]} meta l4proto { tcp, udp } th dport $FLOW_PORT ip saddr $(node_v4 "$n") counter name flow_n${n}_v4
-    ip6 daddr ${EXT_IPS[1]} meta l4proto { tcp, udp } th dport $FLOW_PORT ip6 saddr $(node_v6 "$n") counter name flow_n${n}_v6
+    # A node's own TCP stack answers a segment for a tuple it no longer tracks (the masquerade
+    # entry of a flow that is no longer the node's to masquerade was deleted) with a RST from its
+    # address: no pod packet, counted apart (flow_rst_*) and not a leak.
+    flow_rules+="    ip daddr ${EXT_IPS[0]} udp dport $FLOW_PORT ip saddr $(node_v4 "$n") counter name flow_n${n}_v4
+    ip daddr ${EXT_IPS[0]} tcp dport $FLOW_PORT tcp flags & rst == 0 ip saddr $(node_v4 "$n") counter name flow_n${n}_v4
+    ip daddr ${EXT_IPS[0]} tcp dport $FLOW_PORT tcp flags & rst != 0 ip saddr $(node_v4 "$n") counter name flow_rst_n${n}_v4
+    ip6 daddr ${EXT_IPS[1]} udp dport $FLOW_PORT ip6 saddr $(node_v6 "$n") counter name flow_n${n}_v6
+    ip6 daddr ${EXT_IPS[1]} tcp dport $FLOW_PORT tcp flags & rst == 0 ip6 saddr $(node_v6 "$n") counter name flow_n${n}_v6
+    ip6 daddr ${EXT_IPS[1]} tcp dport $FLOW_PORT tcp flags & rst != 0 ip6 saddr $(node_v6 "$n") counter name flow_rst_n${n}_v6
 "
   done
   nsx megl-router nft -f - <<NFT

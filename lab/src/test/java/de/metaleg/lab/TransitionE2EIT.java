@@ -33,7 +33,8 @@ import org.junit.jupiter.api.TestMethodOrder;
  * <p>Leaks are counted by the router (nft table {@code inet megl_count}, see lab-net.sh): {@code
  * from_pod_*} is any pod source on any port (always a leak), {@code flow_nN_*} a node-N source on
  * the flow port, which only the endpoint pods' flows use (pod 1b's node-1 source on port 8080 is
- * legitimate and not counted there). IP plan as in {@link EgressE2EIT} and lab-net.sh.
+ * legitimate and not counted there); a node's own TCP RSTs on that port are {@code flow_rst_nN_*}
+ * and no leak (docs/lab.md). IP plan as in {@link EgressE2EIT} and lab-net.sh.
  *
  * <p>Assertions are counts (zero broken, zero leaked, zero refused, zero wrong sources), plus one
  * generous time bound: no flow may stall for {@link #STALL_BOUND} (routine) or {@link
