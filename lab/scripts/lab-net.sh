@@ -305,7 +305,7 @@ uncut_all() { # every cut node is plugged in again
   nsx megl-lan nft delete table bridge megl_cut 2>/dev/null || true
 }
 
-conntrack_dump() { # every node's conntrack table (for failure reports)
+conntrack_dump() { # every node's conntrack table and policy routing (for failure reports)
   local n
   for n in "${NODES[@]}"; do
     echo "--- conntrack -L megl-node-$n"
@@ -313,6 +313,9 @@ conntrack_dump() { # every node's conntrack table (for failure reports)
     all=$(nsx "megl-node-$n" conntrack -L 2>&1 | grep -v 'conntrack v.*flow entries' || true)
     echo "$all" | grep -v TIME_WAIT || true
     echo "($(echo "$all" | grep -c TIME_WAIT) entries in TIME_WAIT not shown)"
+    echo "--- policy routing megl-node-$n (MetalEG's rules and tables)"
+    nsx "megl-node-$n" sh -c 'ip -4 rule; ip -6 rule; ip -4 route show table all; ip -6 route show table all' 2>&1 |
+      grep -E 'fwmark|table 1[0-9]{5}' || true
   done
 }
 

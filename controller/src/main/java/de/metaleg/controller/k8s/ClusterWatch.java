@@ -2,6 +2,7 @@ package de.metaleg.controller.k8s;
 
 import de.metaleg.api.metallb.ServiceL2Status;
 import de.metaleg.api.v1alpha1.EgressPlan;
+import de.metaleg.common.Threads;
 import de.metaleg.controller.plan.AnnouncerInfo;
 import de.metaleg.controller.plan.EndpointInput;
 import de.metaleg.controller.plan.PlanningState;
@@ -55,12 +56,7 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
   private final ControllerMetrics metrics;
   private final TriggerTimes triggers;
   private final ExecutorService orphanThread =
-      Executors.newSingleThreadExecutor(
-          r -> {
-            Thread t = new Thread(r, "metaleg-orphans");
-            t.setDaemon(true);
-            return t;
-          });
+      Executors.newSingleThreadExecutor(Threads.daemon("metaleg-orphans"));
   private final OrphanPlans orphans;
   private final Object lock = new Object();
 
@@ -149,13 +145,7 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
     } catch (Exception e) {
       throw new OperatorException("informers did not sync: " + e.getMessage(), e);
     }
-    timers =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "metaleg-resync");
-              t.setDaemon(true);
-              return t;
-            });
+    timers = Executors.newSingleThreadScheduledExecutor(Threads.daemon("metaleg-resync"));
     resync();
     long period = resyncInterval.toMillis();
     timers.scheduleAtFixedRate(this::resyncSafely, period, period, TimeUnit.MILLISECONDS);

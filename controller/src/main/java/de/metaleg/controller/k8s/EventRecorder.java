@@ -1,5 +1,6 @@
 package de.metaleg.controller.k8s;
 
+import de.metaleg.common.Threads;
 import de.metaleg.controller.plan.Finding;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.EventBuilder;
@@ -35,12 +36,7 @@ public final class EventRecorder implements AutoCloseable {
   private final KubernetesClient client;
   private final BooleanSupplier leading;
   private final ExecutorService executor =
-      Executors.newSingleThreadExecutor(
-          r -> {
-            Thread t = new Thread(r, "metaleg-events");
-            t.setDaemon(true);
-            return t;
-          });
+      Executors.newSingleThreadExecutor(Threads.daemon("metaleg-events"));
 
   /** Events written by this process and their count; bounded, oldest forgotten first. */
   private final Map<String, Integer> counts =

@@ -13,6 +13,7 @@ import de.metaleg.agent.render.Names;
 import de.metaleg.agent.render.NodeFacts;
 import de.metaleg.agent.render.ObservedRoutes;
 import de.metaleg.agent.render.ObservedSet;
+import de.metaleg.common.Threads;
 import de.metaleg.common.net.Family;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -52,13 +53,7 @@ public final class IptablesDataplane implements Dataplane {
       Map<Family, ObservedRoutes> routes) {}
 
   private static final Executor FAMILY_POOL =
-      Executors.newFixedThreadPool(
-          2,
-          r -> {
-            Thread t = new Thread(r, "metaleg-family");
-            t.setDaemon(true);
-            return t;
-          });
+      Executors.newFixedThreadPool(2, Threads.daemon("metaleg-family"));
 
   private final CommandRunner runner;
   private final IptablesFlavor flavor;

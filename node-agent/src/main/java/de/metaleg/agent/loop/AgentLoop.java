@@ -2,6 +2,7 @@ package de.metaleg.agent.loop;
 
 import de.metaleg.agent.kernel.Dataplane;
 import de.metaleg.api.v1alpha1.EgressPlan;
+import de.metaleg.common.Threads;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -36,12 +37,7 @@ public final class AgentLoop implements AutoCloseable {
   private final Duration resyncInterval;
   private final Duration canaryInterval;
   private final ScheduledExecutorService worker =
-      Executors.newSingleThreadScheduledExecutor(
-          r -> {
-            Thread t = new Thread(r, "metaleg-sync");
-            t.setDaemon(true);
-            return t;
-          });
+      Executors.newSingleThreadScheduledExecutor(Threads.daemon("metaleg-sync"));
 
   // written by informer threads, read by the worker
   private volatile EgressPlan latest;
