@@ -30,7 +30,9 @@ public final class IpsetPayloads {
    * members; removes nothing. While the rules change, every source is then in its old sets and its
    * new ones, so it keeps the old rules' treatment until the new rules that cover it are in place:
    * a source moving from one SNAT set to another is SNATed throughout, and where the old and the
-   * new treatment differ the stricter one (quarantine, reject) wins for those milliseconds.
+   * new treatment differ the stricter one (quarantine, reject) wins for those milliseconds. Sets
+   * that grant passage ({@link Names#grantsPassage}) work the other way round: they lose members
+   * here and gain them in {@link #shrink}, once the rules that treat those members exist.
    */
   public static String grow(List<IpSetSpec> desired, Map<String, ObservedSet> current) {
     StringBuilder b = new StringBuilder();
@@ -39,32 +41,33 @@ public final class IpsetPayloads {
       if (cur == null) {
         b.append(create(d.name(), d.type(), d.family()));
       }
-      Set<String> have = cur == null ? Set.of() : new HashSet<>(cur.members());
-      d.members().stream()
-          .filter(m -> !have.contains(m))
-          .forEach(
-              m -> b.append("add ").append(d.name()).append(' ').append(m).append(" -exist\n"));
+      List<String> have = cur == null ? List.of() : cur.members();
+      if (Names.grantsPassage(d.name())) {
+        lines(b, "del", d.name(), minus(have, d.members()));
+      } else {
+        lines(b, "add", d.name(), minus(d.members(), have));
+      }
     }
     return b.toString();
   }
 
   /**
    * Phase 2, after the rules changed: the sets {@link #grow} left with extra members get exactly
-   * the desired ones ({@code swap}: filled into a scratch set and swapped in; otherwise del lines).
-   * {@code current} is the state before {@link #grow}.
+   * the desired ones ({@code swap}: filled into a scratch set and swapped in; otherwise del lines),
+   * and sets that grant passage get their new members. {@code current} is the state before {@link
+   * #grow}.
    */
   public static String shrink(
       List<IpSetSpec> desired, Map<String, ObservedSet> current, boolean swap) {
     StringBuilder b = new StringBuilder();
     Set<String> temps = new LinkedHashSet<>();
     for (IpSetSpec d : desired) {
-      ObservedSet cur = current.get(d.name());
-      if (cur == null) {
+      List<String> have = current.containsKey(d.name()) ? current.get(d.name()).members() : null;
+      if (Names.grantsPassage(d.name())) {
+        lines(b, "add", d.name(), minus(d.members(), have == null ? List.of() : have));
         continue;
       }
-      Set<String> want = new HashSet<>(d.members());
-      List<String> extra = cur.members().stream().filter(m -> !want.contains(m)).toList();
-      if (extra.isEmpty()) {
+      if (have == null || minus(have, d.members()).isEmpty()) {
         continue;
       }
       if (swap) {
@@ -76,12 +79,22 @@ public final class IpsetPayloads {
         d.members().forEach(m -> b.append("add ").append(tmp).append(' ').append(m).append('\n'));
         b.append("swap ").append(tmp).append(' ').append(d.name()).append('\n');
       } else {
-        extra.forEach(
-            m -> b.append("del ").append(d.name()).append(' ').append(m).append(" -exist\n"));
+        lines(b, "del", d.name(), minus(have, d.members()));
       }
     }
     temps.forEach(t -> b.append("destroy ").append(t).append('\n'));
     return b.toString();
+  }
+
+  /** The members of {@code from} that {@code without} lacks, in {@code from}'s order. */
+  private static List<String> minus(List<String> from, List<String> without) {
+    Set<String> w = new HashSet<>(without);
+    return from.stream().filter(m -> !w.contains(m)).toList();
+  }
+
+  private static void lines(StringBuilder b, String op, String set, List<String> members) {
+    members.forEach(
+        m -> b.append(op).append(' ').append(set).append(' ').append(m).append(" -exist\n"));
   }
 
   /** Destroys owned sets that are no longer wanted; run after the rules using them are gone. */

@@ -48,6 +48,14 @@ public final class Names {
     return SET_PREFIX + "gw" + family.digit();
   }
 
+  /**
+   * Whether membership in {@code set} lets packets through rather than treating them: the gateway
+   * sets exempt a source from the transit guard, which is only safe once its SNAT rule exists.
+   */
+  public static boolean grantsPassage(String set) {
+    return set.equals(gatewaySet(Family.V4)) || set.equals(gatewaySet(Family.V6));
+  }
+
   /** Sources whose packets are dropped while their stale conntrack entries are removed. */
   public static String quarantineSet(Family family) {
     return SET_PREFIX + "quar" + family.digit();

@@ -80,6 +80,38 @@ class IpsetPayloadsTest {
   }
 
   @Test
+  void theGatewaySetGrantsPassageOnlyOnceTheRulesExistAndRevokesItBefore() {
+    // metaleg-gw4 exempts its members from the transit guard: a member whose SNAT rule is not in
+    // place yet would leave masqueraded; so it gains members after the rules, loses them before
+    String gw = Names.gatewaySet(Family.V4);
+    List<IpSetSpec> desired =
+        List.of(want(gw, "10.244.1.5", "10.244.1.7"), want(WEB, "10.244.1.7"));
+    Map<String, ObservedSet> current =
+        kernel(have(gw, "10.244.1.5", "10.244.1.6"), have(WEB, "10.244.1.6"));
+    assertEquals(
+        """
+        del metaleg-gw4 10.244.1.6 -exist
+        add metaleg-src4-web 10.244.1.7 -exist
+        """,
+        IpsetPayloads.grow(desired, current));
+    assertEquals(
+        """
+        add metaleg-gw4 10.244.1.7 -exist
+        del metaleg-src4-web 10.244.1.6 -exist
+        """,
+        IpsetPayloads.shrink(desired, current, false));
+    assertEquals(
+        """
+        create metaleg-gw4 hash:ip family inet -exist
+        """,
+        IpsetPayloads.grow(List.of(want(gw, "10.244.1.5")), Map.of()),
+        "a new gateway set starts empty");
+    assertEquals(
+        "add metaleg-gw4 10.244.1.5 -exist\n",
+        IpsetPayloads.shrink(List.of(want(gw, "10.244.1.5")), Map.of(), true));
+  }
+
+  @Test
   void aSetThatOnlyGainsMembersIsNeitherPatchedNorSwappedAfterTheRules() {
     List<IpSetSpec> desired = List.of(want(WEB, "10.244.1.5", "10.244.1.7"));
     Map<String, ObservedSet> current = kernel(have(WEB, "10.244.1.5"));
