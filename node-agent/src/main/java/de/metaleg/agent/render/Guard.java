@@ -28,12 +28,7 @@ public enum Guard {
    * replies, would leave un-NATed with the pod address.
    */
   SETTLING("settling"),
-  /**
-   * A packet of an existing flow (conntrack entry already confirmed) of a source whose treatment is
-   * switching, while its stale conntrack entries are removed. A flow's first packet passes: its
-   * entry is new, so its NAT binding is decided by the rules now in place, and a connection opened
-   * during the switch is not refused.
-   */
+  /** A source whose treatment is switching, while its stale conntrack entries are removed. */
   QUARANTINE("quarantine"),
   /**
    * A packet from a cluster address (inside the exclude ranges) toward the outside that conntrack

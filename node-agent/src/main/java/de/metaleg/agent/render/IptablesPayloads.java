@@ -80,7 +80,7 @@ public final class IptablesPayloads {
         Names.FILTER_CHAIN,
         "-m set --match-set "
             + Names.quarantineSet(f)
-            + " src -m conntrack --ctstatus CONFIRMED "
+            + " src "
             + guard(Guard.QUARANTINE)
             + " -j DROP");
     rule(

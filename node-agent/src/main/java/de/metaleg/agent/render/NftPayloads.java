@@ -291,8 +291,7 @@ public final class NftPayloads {
               + " saddr comment \"rerouted to gateway: no masquerade\"");
     }
     for (Family f : Family.values()) {
-      forward.add(
-          ip(f) + " saddr @" + quarantineSet(f) + " ct status confirmed" + guard(Guard.QUARANTINE));
+      forward.add(ip(f) + " saddr @" + quarantineSet(f) + guard(Guard.QUARANTINE));
       forward.add("ct state invalid " + ip(f) + " saddr @" + excludeSet(f) + guard(Guard.INVALID));
       forward.add(
           ip(f)
