@@ -53,12 +53,11 @@ public final class DataplaneRenderer {
           .filter(e -> e.family() == f)
           .forEach(e -> e.snatIp().ifPresent(lbs::add));
       sets.add(new IpSetSpec(Names.lbSet(f), f, IpSetSpec.HASH_IP, lbs));
-      List<String> quarantined =
-          plan.quarantine().stream().filter(ip -> IpAddress.parse(f, ip).isPresent()).toList();
-      sets.add(new IpSetSpec(Names.quarantineSet(f), f, IpSetSpec.HASH_IP, quarantined));
-      List<String> settling =
-          plan.settling().stream().filter(ip -> IpAddress.parse(f, ip).isPresent()).toList();
-      sets.add(new IpSetSpec(Names.settlingSet(f), f, IpSetSpec.HASH_IP, settling));
+      sets.add(
+          new IpSetSpec(
+              Names.quarantineSet(f), f, IpSetSpec.HASH_IP, ofFamily(plan.quarantine(), f)));
+      sets.add(
+          new IpSetSpec(Names.settlingSet(f), f, IpSetSpec.HASH_IP, ofFamily(plan.settling(), f)));
       List<String> gatewaySources = new ArrayList<>();
       plan.entries().stream()
           .filter(e -> e.family() == f && e.role() == Role.Gateway)
@@ -140,5 +139,10 @@ public final class DataplaneRenderer {
         problems,
         counts,
         plan.uplinks());
+  }
+
+  /** The addresses of {@code family} among {@code ips} (the plan's sets hold both families). */
+  private static List<String> ofFamily(Set<String> ips, Family family) {
+    return ips.stream().filter(ip -> IpAddress.parse(family, ip).isPresent()).toList();
   }
 }

@@ -147,17 +147,20 @@ public final class NftPayloads {
       maps.put(markMap(f), new LinkedHashMap<>());
       maps.put(snatMap(f), new LinkedHashMap<>());
     }
+    // the guard sets that the nft table holds under its own names, members as rendered
+    Map<String, String> copied = new HashMap<>();
+    for (Family f : Family.values()) {
+      copied.put(Names.lbSet(f), lbSet(f));
+      copied.put(Names.quarantineSet(f), quarantineSet(f));
+      copied.put(Names.settlingSet(f), settlingSet(f));
+    }
     Map<String, List<String>> members = new HashMap<>();
     for (IpSetSpec s : state.sets()) {
       members.put(s.name(), only == null ? s.members() : filter(s.members(), only));
       if (only == null && s.name().equals(Names.excludeSet(s.family()))) {
         sets.get(excludeSet(s.family())).addAll(s.members());
-      } else if (s.name().equals(Names.lbSet(s.family()))) {
-        sets.get(lbSet(s.family())).addAll(members.get(s.name()));
-      } else if (s.name().equals(Names.quarantineSet(s.family()))) {
-        sets.get(quarantineSet(s.family())).addAll(members.get(s.name()));
-      } else if (s.name().equals(Names.settlingSet(s.family()))) {
-        sets.get(settlingSet(s.family())).addAll(members.get(s.name()));
+      } else if (copied.containsKey(s.name())) {
+        sets.get(copied.get(s.name())).addAll(members.get(s.name()));
       }
     }
     for (MarkRule r : state.marks()) {
