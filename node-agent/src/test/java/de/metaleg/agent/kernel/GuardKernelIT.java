@@ -1,6 +1,7 @@
 package de.metaleg.agent.kernel;
 
 import static de.metaleg.agent.kernel.KernelTestSupport.out;
+import static de.metaleg.agent.kernel.KernelTestSupport.packets;
 import static de.metaleg.agent.kernel.KernelTestSupport.sh;
 import static de.metaleg.agent.kernel.TwoNodeLab.EXT4;
 import static de.metaleg.agent.kernel.TwoNodeLab.EXT6;
@@ -75,7 +76,6 @@ class GuardKernelIT {
   static final String EXCL4 = "10.99.0.10";
   static final String EXCL6 = "fd00:99::10";
   static final Path FLOWS = Path.of("src/test/resources/kernel/flows.py").toAbsolutePath();
-  static final Path PACKETS = Path.of("src/test/resources/kernel/packets.py").toAbsolutePath();
   static final List<String> LEAKS =
       List.of(POD4, POD6, "192.0.2.1", "2001:db8::1", "192.0.2.2", "2001:db8::2");
 
@@ -164,7 +164,7 @@ class GuardKernelIT {
     node1.sync(gateway().withQuarantine(Set.of(POD4, POD6)), true);
 
     for (String dst : List.of(EXT4, EXT6, EXCL4, EXCL6)) {
-      send(lab.pod(), "udp", "-", "40000", dst, Integer.toString(SINGLE), "5");
+      packets(lab.pod(), "udp", "-", "40000", dst, Integer.toString(SINGLE), "5");
     }
     Map<String, Long> seen = seen(lab.ext());
     assertEquals(0L, count(seen, "dst=" + EXT4), "quarantined (IPv4): " + seen);
@@ -205,8 +205,8 @@ class GuardKernelIT {
     node2.sync(gateway(), true); // the LB IPs are announced at node 2
 
     // a TCP ACK (no SYN) from the server's port: with nf_conntrack_tcp_loose=1 a new entry
-    send(lab.ext(), "ack", EXT4, Integer.toString(TCP), LB4, "40000");
-    send(lab.ext(), "ack", EXT6, Integer.toString(TCP), LB6, "40000");
+    packets(lab.ext(), "ack", EXT4, Integer.toString(TCP), LB4, "40000");
+    packets(lab.ext(), "ack", EXT6, Integer.toString(TCP), LB6, "40000");
     sleep(200);
     String entries =
         out(lab.n2(), "conntrack -L -d " + LB4 + "; conntrack -L -f ipv6 -d " + LB6).strip();
@@ -235,8 +235,8 @@ class GuardKernelIT {
             + EXT6
             + "/128 via 2001:db8::2");
 
-    send(lab.n1(), "udp", LB4, "40000", EXT4, Integer.toString(SINGLE), "5");
-    send(lab.n1(), "udp", LB6, "40000", EXT6, Integer.toString(SINGLE), "5");
+    packets(lab.n1(), "udp", LB4, "40000", EXT4, Integer.toString(SINGLE), "5");
+    packets(lab.n1(), "udp", LB6, "40000", EXT6, Integer.toString(SINGLE), "5");
     sleep(200);
     Map<String, Long> seen = seen(lab.ext());
     assertEquals(0L, count(seen, "dst=" + EXT4), "nothing got through (IPv4): " + seen);
@@ -257,7 +257,7 @@ class GuardKernelIT {
     node1.sync(forwardTo("192.0.2.2", "2001:db8::2"), true);
     String single = Integer.toString(SINGLE);
     for (String ext : List.of(EXT4, EXT6)) {
-      send(lab.pod(), "udp", "-", "40000", ext, single, "3"); // SNATed to LB:40000 on node 2
+      packets(lab.pod(), "udp", "-", "40000", ext, single, "3"); // SNATed to LB:40000 on node 2
     }
 
     // the label is removed: node 1 drops the source and deletes its entries; node 2 has not synced
@@ -265,15 +265,15 @@ class GuardKernelIT {
     out(lab.n1(), "conntrack -D -s " + POD4 + "; conntrack -D -f ipv6 -s " + POD6);
     resetCounters(lab.ext());
     // a late reply, which node 2 de-SNATs to the pod and routes to node 1
-    send(lab.ext(), "udp", EXT4, single, LB4, "40000", "3");
-    send(lab.ext(), "udp", EXT6, single, LB6, "40000", "3");
+    packets(lab.ext(), "udp", EXT4, single, LB4, "40000", "3");
+    packets(lab.ext(), "udp", EXT6, single, LB6, "40000", "3");
     String reverse =
         out(lab.n1(), "conntrack -L -d " + POD4 + "; conntrack -L -f ipv6 -d " + POD6).strip();
     assertEquals("", reverse, "no entry from the outside to the pod on node 1");
 
     // the pod's next datagrams of the same 5-tuple get a fresh entry: the CNI masquerade
     for (String ext : List.of(EXT4, EXT6)) {
-      send(lab.pod(), "udp", "-", "40000", ext, single, "3");
+      packets(lab.pod(), "udp", "-", "40000", ext, single, "3");
     }
     Map<String, Long> seen = seen(lab.ext());
     assertEquals(0L, count(seen, "src=" + POD4 + "/udp"), "un-NATed (IPv4): " + seen);
@@ -368,11 +368,6 @@ class GuardKernelIT {
     assertTrue(
         counters.getOrDefault(guard.label(), 0L) > 0,
         "the " + guard.label() + " guard dropped packets: " + counters + diagnose());
-  }
-
-  /** Runs packets.py in a namespace, to completion. */
-  private static void send(ProcessRunner ns, String... args) {
-    sh(ns, "python3 " + PACKETS + " " + String.join(" ", args));
   }
 
   private Process start(ProcessRunner ns, Path script, String... args) {

@@ -74,6 +74,15 @@ public final class KernelTestSupport implements AutoCloseable {
     return r.stdout();
   }
 
+  /** src/test/resources/kernel/packets.py: single datagrams and TCP segments (see its doc). */
+  static final java.nio.file.Path PACKETS =
+      java.nio.file.Path.of("src/test/resources/kernel/packets.py").toAbsolutePath();
+
+  /** Runs packets.py with {@code args} in a namespace, to completion. */
+  public static void packets(CommandRunner ns, String... args) {
+    sh(ns, "python3 " + PACKETS + " " + String.join(" ", args));
+  }
+
   /** Like {@link #sh} but returns stdout whatever the exit status. */
   public static String out(CommandRunner runner, String command) {
     return runner.run(List.of("sh", "-c", command)).stdout();

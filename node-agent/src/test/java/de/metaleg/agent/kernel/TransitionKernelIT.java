@@ -1,6 +1,7 @@
 package de.metaleg.agent.kernel;
 
 import static de.metaleg.agent.kernel.KernelTestSupport.out;
+import static de.metaleg.agent.kernel.KernelTestSupport.packets;
 import static de.metaleg.agent.kernel.KernelTestSupport.sh;
 import static de.metaleg.agent.kernel.TwoNodeLab.EXT4;
 import static de.metaleg.agent.kernel.TwoNodeLab.EXT6;
@@ -259,6 +260,11 @@ class TransitionKernelIT {
 
   private static Entry entry(
       String service, Family f, Role role, String gatewayV4, String gatewayV6) {
+    return entry(service, f, role, gatewayV4, gatewayV6, f == Family.V4 ? POD4 : POD6);
+  }
+
+  private static Entry entry(
+      String service, Family f, Role role, String gatewayV4, String gatewayV6, String source) {
     boolean v4 = f == Family.V4;
     return new Entry(
         service,
@@ -268,7 +274,7 @@ class TransitionKernelIT {
         role == Role.Reject ? Optional.empty() : Optional.of("node"),
         role == Role.Forward ? Optional.of(v4 ? gatewayV4 : gatewayV6) : Optional.empty(),
         Optional.of(v4 ? LB4 : LB6),
-        List.of(v4 ? POD4 : POD6));
+        List.of(source));
   }
 
   private static DesiredPlan forwardTo(String gw4, String gw6) {
@@ -278,29 +284,16 @@ class TransitionKernelIT {
             entry("shop/web", Family.V6, Role.Forward, gw4, gw6)));
   }
 
-  /** node 2 is the gateway of shop/web, whose only endpoints are {@code v4} and {@code v6}. */
+  /** The gateway of shop/web, whose only endpoints are {@code v4} and {@code v6}. */
   private static DesiredPlan gatewayOf(String v4, String v6) {
-    List<Entry> entries = new ArrayList<>();
-    for (Entry e : gateway().entries()) {
-      entries.add(
-          new Entry(
-              e.service(),
-              e.family(),
-              e.role(),
-              e.reason(),
-              e.gatewayNode(),
-              e.gatewayIp(),
-              e.snatIp(),
-              List.of(e.family() == Family.V4 ? v4 : v6)));
-    }
-    return new DesiredPlan(entries);
+    return new DesiredPlan(
+        List.of(
+            entry("shop/web", Family.V4, Role.Gateway, null, null, v4),
+            entry("shop/web", Family.V6, Role.Gateway, null, null, v6)));
   }
 
   private static DesiredPlan gateway() {
-    return new DesiredPlan(
-        List.of(
-            entry("shop/web", Family.V4, Role.Gateway, null, null),
-            entry("shop/web", Family.V6, Role.Gateway, null, null)));
+    return gatewayOf(POD4, POD6);
   }
 
   private List<Flow> openFlows() {
@@ -324,58 +317,82 @@ class TransitionKernelIT {
       names = {"IPTABLES_NFT", "NFTABLES"})
   void connectionsOpenedDuringTheGatewaysSyncLeaveWithTheLbIp(Backend backend) {
     build(backend, "mid");
-    java.util.concurrent.atomic.AtomicInteger sent =
-        new java.util.concurrent.atomic.AtomicInteger();
-    java.util.concurrent.atomic.AtomicInteger ports =
-        new java.util.concurrent.atomic.AtomicInteger(41000); // a new flow each time
-    CommandRunner midSync =
-        (argv, stdin) -> {
-          CommandRunner.Result r = lab.n2().run(argv, stdin);
-          {
-            int port = ports.getAndIncrement();
-            sent.incrementAndGet();
-            for (String ext : List.of(EXT4, EXT6)) {
-              sh(
-                  lab.pod(),
-                  "python3 "
-                      + GuardKernelIT.PACKETS
-                      + " udp - "
-                      + port
-                      + " "
-                      + ext
-                      + " "
-                      + UDP
-                      + " 1");
-            }
-          }
-          return r;
-        };
+    OpensFlows opens = new OpensFlows(lab.n2());
     Dataplane node1 = agent(backend, lab.n1());
     Dataplane node2 =
         new TransitionDataplane(
-            backend.create(midSync, facts),
-            midSync,
-            facts.excludeDestinations(),
-            Clock.systemUTC());
+            backend.create(opens, facts), opens, facts.excludeDestinations(), Clock.systemUTC());
     lab.announce("192.0.2.2", "2001:db8::2");
     node2.sync(DesiredPlan.empty(), true); // nothing to do yet
     node1.sync(forwardTo("192.0.2.2", "2001:db8::2"), true); // node 1 is first: node 2 drops
     resetCounters();
 
-    sent.set(0);
+    opens.sent = 0;
     node2.sync(gateway(), false); // node 2 becomes the Service's gateway
     Map<String, Long> seen = seen();
-    assertTrue(sent.get() > 0, "connections were opened during the sync");
+    assertTrue(opens.sent > 0, "connections were opened during the sync");
     assertEquals(0, leaked(seen), "joining: no packet with a pod or node address: " + seen);
     resetCounters();
 
-    sent.set(0);
+    opens.sent = 0;
     node2.sync(gatewayOf("10.244.2.7", "fd00:10:244:2::7"), false); // the pod left: drained
     seen = seen();
-    assertTrue(sent.get() > 0, "connections were opened during the sync");
+    assertTrue(opens.sent > 0, "connections were opened during the sync");
     assertEquals(0, leaked(seen), "leaving: no packet with a pod or node address: " + seen);
-    assertEquals(sent.get(), seen.getOrDefault(LB4, 0L), "every IPv4 one with the LB IP: " + seen);
-    assertEquals(sent.get(), seen.getOrDefault(LB6, 0L), "every IPv6 one with the LB IP: " + seen);
+    assertEquals(opens.sent, seen.getOrDefault(LB4, 0L), "every IPv4 one with the LB IP: " + seen);
+    assertEquals(opens.sent, seen.getOrDefault(LB6, 0L), "every IPv6 one with the LB IP: " + seen);
+  }
+
+  /**
+   * Like the joining step above, but node 2's agent restarted meanwhile: it does not know the
+   * previous treatments, so nothing is quarantined, and only the order of its first sync (the
+   * gateway sets filled after the SNAT rules) keeps the pod's new connections from leaving.
+   */
+  @ParameterizedTest
+  @EnumSource(
+      value = Backend.class,
+      names = {"IPTABLES_NFT", "NFTABLES"})
+  void aRestartedAgentThatFindsItselfTheGatewayLeaksNothingWhileItProgramsIt(Backend backend) {
+    build(backend, "rst");
+    Dataplane node1 = agent(backend, lab.n1());
+    lab.announce("192.0.2.2", "2001:db8::2");
+    agent(backend, lab.n2()).sync(DesiredPlan.empty(), true); // the agent before its restart
+    node1.sync(forwardTo("192.0.2.2", "2001:db8::2"), true);
+    resetCounters();
+
+    OpensFlows opens = new OpensFlows(lab.n2());
+    Dataplane restarted =
+        new TransitionDataplane(
+            backend.create(opens, facts), opens, facts.excludeDestinations(), Clock.systemUTC());
+    restarted.sync(gateway(), true);
+    Map<String, Long> seen = seen();
+    assertTrue(opens.sent > 0, "connections were opened during the sync");
+    assertEquals(0, leaked(seen), "no packet with a pod or node address: " + seen);
+  }
+
+  /**
+   * Node 2's runner: after each command it runs, the pod opens a new UDP flow (one datagram, a new
+   * source port) to the external host in both families.
+   */
+  private final class OpensFlows implements CommandRunner {
+    private final ProcessRunner node;
+    private int port = 41000;
+    int sent;
+
+    OpensFlows(ProcessRunner node) {
+      this.node = node;
+    }
+
+    @Override
+    public Result run(List<String> argv, String stdin) {
+      Result r = node.run(argv, stdin);
+      String p = Integer.toString(port++);
+      sent++;
+      for (String ext : List.of(EXT4, EXT6)) {
+        packets(lab.pod(), "udp", "-", p, ext, Integer.toString(UDP), "1");
+      }
+      return r;
+    }
   }
 
   @ParameterizedTest
