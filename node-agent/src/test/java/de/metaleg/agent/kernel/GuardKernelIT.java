@@ -291,14 +291,7 @@ class GuardKernelIT {
             kernel,
             backend.namespacePrefix(),
             "gd" + backend.shortName() + tag,
-            node -> {
-              sh(
-                  node,
-                  "iptables-nft -t nat -A POSTROUTING -s 10.244.0.0/16 ! -d 10.244.0.0/16 -j MASQUERADE");
-              sh(
-                  node,
-                  "ip6tables-nft -t nat -A POSTROUTING -s fd00:10:244::/48 ! -d fd00:10:244::/48 -j MASQUERADE");
-            });
+            TwoNodeLab.CNI_MASQUERADE);
     sh(
         lab.ext(),
         "ip addr add " + EXCL4 + "/32 dev lo && ip addr add " + EXCL6 + "/128 dev lo nodad");

@@ -78,14 +78,7 @@ class TransitionKernelIT {
             kernel,
             backend.namespacePrefix(),
             "tr" + backend.shortName() + tag,
-            node -> {
-              sh(
-                  node,
-                  "iptables-nft -t nat -A POSTROUTING -s 10.244.0.0/16 ! -d 10.244.0.0/16 -j MASQUERADE");
-              sh(
-                  node,
-                  "ip6tables-nft -t nat -A POSTROUTING -s fd00:10:244::/48 ! -d fd00:10:244::/48 -j MASQUERADE");
-            });
+            TwoNodeLab.CNI_MASQUERADE);
     for (Family f : Family.values()) {
       String ipt = f.iptables() + "-nft";
       for (String src : SOURCES) {

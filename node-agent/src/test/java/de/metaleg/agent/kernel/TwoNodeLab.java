@@ -28,6 +28,18 @@ record TwoNodeLab(
   static final String LB4 = "198.51.100.10";
   static final String LB6 = "2001:db8:100::10";
 
+  /** A CNI-style masquerade of the pod CIDRs (iptables-nft) on a node. */
+  static final Consumer<ProcessRunner> CNI_MASQUERADE =
+      node -> {
+        sh(
+            node,
+            "iptables-nft -t nat -A POSTROUTING -s 10.244.0.0/16 ! -d 10.244.0.0/16 -j MASQUERADE");
+        sh(
+            node,
+            "ip6tables-nft -t nat -A POSTROUTING -s fd00:10:244::/48 ! -d fd00:10:244::/48 -j"
+                + " MASQUERADE");
+      };
+
   static TwoNodeLab build(
       KernelTestSupport kernel, String prefix, String tag, Consumer<ProcessRunner> masquerade) {
     ProcessRunner lan = kernel.namespace(prefix, tag + "-lan");
