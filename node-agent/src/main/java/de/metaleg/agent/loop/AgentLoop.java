@@ -2,6 +2,7 @@ package de.metaleg.agent.loop;
 
 import de.metaleg.agent.kernel.Dataplane;
 import de.metaleg.api.v1alpha1.EgressPlan;
+import de.metaleg.api.v1alpha1.EgressPlanStatus;
 import de.metaleg.common.Threads;
 import java.time.Clock;
 import java.time.Duration;
@@ -185,7 +186,7 @@ public final class AgentLoop implements AutoCloseable {
     List<String> problems = new ArrayList<>(outcome.problems());
     dataplane.warning().ifPresent(problems::add); // e.g. a CNI fighting over our jumps
     logProblems(problems);
-    statusWriter.write(
+    EgressPlanStatus status =
         StatusBuilder.build(
             statusWriter.previous(),
             new StatusBuilder.Outcome(
@@ -197,7 +198,9 @@ public final class AgentLoop implements AutoCloseable {
                 dataplane.routeBackend(),
                 clock.instant(),
                 Duration.ofNanos(System.nanoTime() - t0).toMillis(),
-                version)));
+                version));
+    metrics.planStatus(status);
+    statusWriter.write(status);
   }
 
   private void succeeded(

@@ -1,6 +1,7 @@
 package de.metaleg.agent.loop;
 
 import de.metaleg.agent.render.DesiredState;
+import de.metaleg.api.v1alpha1.EgressPlanStatus;
 import de.metaleg.api.v1alpha1.Role;
 import de.metaleg.common.LatencyBuckets;
 import io.micrometer.core.instrument.Counter;
@@ -24,10 +25,13 @@ public final class AgentMetrics {
   private final Counter failures;
   private final Counter canaryResyncs;
   private final Counter statusWrites;
+  private final Counter statusWriteFailures;
   private final Timer networkProgramming;
   private final Map<Role, AtomicInteger> entries = new EnumMap<>(Role.class);
   private final Map<Role, AtomicInteger> rules = new EnumMap<>(Role.class);
   private final AtomicInteger planPresent = new AtomicInteger();
+  private final AtomicInteger planReady = new AtomicInteger();
+  private final AtomicInteger planDegraded = new AtomicInteger();
   private final AtomicLong lastSuccess = new AtomicLong();
 
   public AgentMetrics() {
@@ -44,6 +48,10 @@ public final class AgentMetrics {
     statusWrites =
         Counter.builder("metaleg.agent.status.writes")
             .description("EgressPlan status writes")
+            .register(registry);
+    statusWriteFailures =
+        Counter.builder("metaleg.agent.status.write.failures")
+            .description("EgressPlan status writes the API server refused or did not answer")
             .register(registry);
     networkProgramming =
         Timer.builder("metaleg.network.programming.duration")
@@ -70,6 +78,13 @@ public final class AgentMetrics {
     Gauge.builder("metaleg.agent.plan.present", planPresent, AtomicInteger::get)
         .description(
             "1 when this node's EgressPlan is known; 0: kernel state is kept as last programmed")
+        .register(registry);
+    Gauge.builder("metaleg.agent.plan.ready", planReady, AtomicInteger::get)
+        .description(
+            "1 when the newest status this agent computed says Ready for the plan's generation")
+        .register(registry);
+    Gauge.builder("metaleg.agent.plan.degraded", planDegraded, AtomicInteger::get)
+        .description("1 when the newest status says Degraded: entries not programmed as asked")
         .register(registry);
     Gauge.builder("metaleg.agent.last.success.timestamp.seconds", lastSuccess, AtomicLong::get)
         .description("Unix time of the last successful sync")
@@ -140,12 +155,30 @@ public final class AgentMetrics {
     statusWrites.increment();
   }
 
+  public void statusWriteFailed() {
+    statusWriteFailures.increment();
+  }
+
+  /** The conditions of the status just computed (written or still to be written). */
+  public void planStatus(EgressPlanStatus status) {
+    planReady.set(isTrue(status, EgressPlanStatus.CONDITION_READY) ? 1 : 0);
+    planDegraded.set(isTrue(status, EgressPlanStatus.CONDITION_DEGRADED) ? 1 : 0);
+  }
+
+  private static boolean isTrue(EgressPlanStatus status, String type) {
+    return status.getConditions().stream()
+        .anyMatch(c -> type.equals(c.getType()) && "True".equals(c.getStatus()));
+  }
+
   public double statusWrites() {
     return statusWrites.count();
   }
 
   public void planPresent(boolean present) {
     planPresent.set(present ? 1 : 0);
+    if (!present) {
+      planReady.set(0); // no plan, nothing is Ready
+    }
   }
 
   public String scrape() {

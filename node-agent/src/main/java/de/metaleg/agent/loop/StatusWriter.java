@@ -90,6 +90,7 @@ final class StatusWriter {
       backoff = Duration.ZERO;
       metrics.statusWritten();
     } catch (RuntimeException e) {
+      metrics.statusWriteFailed();
       backoff = backoff.isZero() ? RETRY_FIRST : AgentLoop.min(backoff.multipliedBy(2), RETRY_MAX);
       LOG.warn(
           "cannot write EgressPlan {} status, retrying in {} ms: {}",

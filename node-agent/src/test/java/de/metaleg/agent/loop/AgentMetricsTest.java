@@ -79,4 +79,49 @@ class AgentMetricsTest {
         List.of("metaleg_agent_entries{role=\"Reject\"} 1.0"),
         lines(scrape, "metaleg_agent_entries{role=\"Reject\""));
   }
+
+  private static StatusBuilder.Outcome outcome(List<String> problems, Optional<String> failure) {
+    return new StatusBuilder.Outcome(
+        4,
+        Optional.empty(),
+        problems,
+        failure,
+        "iptables",
+        "netlink",
+        java.time.Instant.parse("2026-12-02T00:00:00Z"),
+        3,
+        "test");
+  }
+
+  private static List<String> planGauges(AgentMetrics m) {
+    String scrape = m.scrape();
+    return List.of(
+        String.join("", lines(scrape, "metaleg_agent_plan_ready ")),
+        String.join("", lines(scrape, "metaleg_agent_plan_degraded ")));
+  }
+
+  @Test
+  void planReadyAndDegradedFollowTheComputedConditions() {
+    AgentMetrics m = new AgentMetrics();
+    m.planPresent(true);
+    assertEquals(
+        List.of("metaleg_agent_plan_ready 0.0", "metaleg_agent_plan_degraded 0.0"),
+        planGauges(m),
+        "before the first sync nothing is Ready");
+    m.planStatus(StatusBuilder.build(null, outcome(List.of(), Optional.empty())));
+    assertEquals(
+        List.of("metaleg_agent_plan_ready 1.0", "metaleg_agent_plan_degraded 0.0"), planGauges(m));
+    m.planStatus(StatusBuilder.build(null, outcome(List.of("bad IP"), Optional.empty())));
+    assertEquals(
+        List.of("metaleg_agent_plan_ready 1.0", "metaleg_agent_plan_degraded 1.0"), planGauges(m));
+    m.planStatus(StatusBuilder.build(null, outcome(List.of(), Optional.of("ipset restore: 1"))));
+    assertEquals(
+        List.of("metaleg_agent_plan_ready 0.0", "metaleg_agent_plan_degraded 0.0"), planGauges(m));
+    m.planStatus(StatusBuilder.build(null, outcome(List.of(), Optional.empty())));
+    m.planPresent(false);
+    assertEquals(
+        List.of("metaleg_agent_plan_ready 0.0", "metaleg_agent_plan_degraded 0.0"),
+        planGauges(m),
+        "a deleted plan is not Ready");
+  }
 }

@@ -83,6 +83,7 @@ class StatusWriteMockTest {
   private AgentLoop loop;
   private SharedIndexInformer<EgressPlan> informer;
   private RecordingDataplane dataplane;
+  private final AgentMetrics metrics = new AgentMetrics();
 
   @BeforeEach
   void setUp() {
@@ -120,7 +121,7 @@ class StatusWriteMockTest {
             "node-a",
             dataplane,
             sink,
-            new AgentMetrics(),
+            metrics,
             Clock.systemUTC(),
             "test",
             Duration.ofHours(1),
@@ -249,6 +250,9 @@ class StatusWriteMockTest {
         () -> !sink.writtenGenerations.isEmpty() && readyFor(1));
     Duration took = Duration.ofNanos(sink.lastWriteNanos.get() - sink.firstFailureNanos.get());
     assertEquals(3, sink.failures.size());
+    assertEquals(
+        List.of("metaleg_agent_status_write_failures_total 3.0"),
+        AgentMetricsTest.lines(metrics.scrape(), "metaleg_agent_status_write_failures_total"));
     assertEquals(1, dataplane.synced.size(), "retries rewrite the status, they do not resync");
     assertTrue(took.compareTo(WITHIN) < 0, "status landed " + took + " after the first failure");
   }
