@@ -118,6 +118,9 @@ final class Flows implements AutoCloseable {
     return f;
   }
 
+  /** Seconds without an answer after which flows.py gives a TCP connection up. */
+  static final int DEAD_S = 60;
+
   static double nowMs() {
     return System.nanoTime() / 1e6;
   }
@@ -153,7 +156,11 @@ final class Flows implements AutoCloseable {
                 "--v6",
                 plan.externalIPv6(),
                 "--port",
-                Integer.toString(plan.flowPort())));
+                Integer.toString(plan.flowPort()),
+                // a stall is judged by the checks' bounds; flows.py gives a connection up (and
+                // reports it broken) only after DEAD_S, longer than any bound
+                "--dead",
+                Integer.toString(DEAD_S)));
     if (fresh) {
       cmd.addAll(List.of("--fresh", "0.05"));
     }
@@ -231,6 +238,31 @@ final class Flows implements AutoCloseable {
           }
           return missing.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", missing));
         });
+  }
+
+  /**
+   * Waits until every TCP and UDP flow of {@code pods} answered (with any source: the checks judge
+   * sources) after {@code since}; returns the report from {@code since} to then.
+   */
+  Report awaitAnsweringSince(double since, List<String> pods, Duration timeout) {
+    Await.until(
+        "the long-lived flows of " + pods + " to answer again",
+        timeout,
+        () -> {
+          Report r = report(since, nowMs());
+          List<String> silent = new ArrayList<>();
+          for (String pod : pods) {
+            for (String flow : List.of("tcp4", "tcp6", "udp4", "udp6")) {
+              if (r.flows().stream()
+                  .noneMatch(
+                      f -> f.pod().equals(pod) && f.flow().equals(flow) && f.answers() > 0)) {
+                silent.add(pod + " " + flow);
+              }
+            }
+          }
+          return silent.isEmpty() ? Optional.empty() : Optional.of("silent: " + silent);
+        });
+    return report(since, nowMs());
   }
 
   String lbFor(String flow) {
