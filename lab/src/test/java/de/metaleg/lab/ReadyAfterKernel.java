@@ -24,7 +24,9 @@ import java.util.Optional;
  * version of every plan as it arrives; a poller fingerprints each node's kernel state (iptables,
  * nft, ipsets, ip rules and routes, counters stripped) back to back and timestamps each change. Per
  * plan, the delay runs from the later of "current generation first seen" and "the node's last
- * kernel change before Ready" to "Ready for that generation, and so since" ({@link #timing}).
+ * kernel change before Ready" to "Ready for that generation, and so since" ({@link #timing}). A
+ * change is known to within one poll round, so the delay is a range; the bound is asserted on its
+ * upper end.
  */
 final class ReadyAfterKernel implements AutoCloseable {
   /** A plan version as the informer delivered it, {@code at} in {@link System#nanoTime()}. */
@@ -33,10 +35,20 @@ final class ReadyAfterKernel implements AutoCloseable {
   /** A kernel change the poller saw: it happened after {@code notBefore}, by {@code seenAt}. */
   record Change(long notBefore, long seenAt) {}
 
-  /** Ready for the current generation since {@code readyAt}; programmed at {@code from}. */
-  record Timing(long generation, long readyAt, long from, String fromWhat) {
+  /**
+   * Ready for the current generation since {@code readyAt}; programmed between {@code from} and
+   * {@code fromLatest} (the same instant when timed from the generation's arrival).
+   */
+  record Timing(long generation, long readyAt, long from, long fromLatest, String fromWhat) {
+    /** The longest the delay can have been. */
     Duration delay() {
       return Duration.ofNanos(readyAt - from);
+    }
+
+    String describe() {
+      return from == fromLatest
+          ? (readyAt - from) / 1_000_000 + " ms"
+          : (readyAt - fromLatest) / 1_000_000 + ".." + (readyAt - from) / 1_000_000 + " ms";
     }
   }
 
@@ -112,8 +124,8 @@ final class ReadyAfterKernel implements AutoCloseable {
             t.map(
                     x ->
                         String.format(
-                            "%s %d ms (generation %d, from %s)",
-                            node, x.delay().toMillis(), x.generation(), x.fromWhat()))
+                            "%s %s (generation %d, from its %s)",
+                            node, x.describe(), x.generation(), x.fromWhat()))
                 .orElse(node + " unchanged (Ready since before the step)");
         report.add(line);
         if (t.isPresent() && t.get().delay().compareTo(bound) > 0) {
@@ -138,8 +150,8 @@ final class ReadyAfterKernel implements AutoCloseable {
   /**
    * Pure: when a plan became Ready for its newest generation (the start of the trailing run of
    * samples that are), and from when that is timed: the later of the generation's first sample and
-   * the last kernel change that may have happened before Ready (counted as {@code seenAt}, so a
-   * poll round's lag never makes the delay longer). Empty when Ready since before {@code since}.
+   * the last kernel change that may have happened before Ready (not before the generation's
+   * arrival, which it programmed). Empty when Ready since before {@code since}.
    */
   static Optional<Timing> timing(List<Sample> samples, List<Change> changes, long since) {
     if (samples.isEmpty() || !samples.get(samples.size() - 1).readyForIt()) {
@@ -165,9 +177,12 @@ final class ReadyAfterKernel implements AutoCloseable {
     Optional<Change> kernel =
         changes.stream().filter(c -> c.notBefore() < readyAt).reduce((a, b) -> b);
     if (kernel.isPresent() && kernel.get().seenAt() > generationSeen) {
-      return Optional.of(new Timing(generation, readyAt, kernel.get().seenAt(), "kernel change"));
+      long from = Math.max(kernel.get().notBefore(), generationSeen);
+      return Optional.of(
+          new Timing(generation, readyAt, from, kernel.get().seenAt(), "kernel change"));
     }
-    return Optional.of(new Timing(generation, readyAt, generationSeen, "generation seen"));
+    return Optional.of(
+        new Timing(generation, readyAt, generationSeen, generationSeen, "generation's arrival"));
   }
 
   private void poll() {

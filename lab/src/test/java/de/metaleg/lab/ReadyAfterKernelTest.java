@@ -19,7 +19,7 @@ class ReadyAfterKernelTest {
         List.of(new Sample(10, 1, true), new Sample(200, 2, false), new Sample(900, 2, true));
     List<Change> changes = List.of(new Change(250, 300), new Change(950, 1000));
     assertEquals(
-        Optional.of(new Timing(2, 900, 300, "kernel change")),
+        Optional.of(new Timing(2, 900, 250, 300, "kernel change")),
         ReadyAfterKernel.timing(samples, changes, SINCE),
         "the change seen after Ready (notBefore 950) cannot be the one Ready reports");
   }
@@ -30,7 +30,7 @@ class ReadyAfterKernelTest {
         List.of(new Sample(10, 1, true), new Sample(200, 2, false), new Sample(400, 2, true));
     List<Change> changes = List.of(new Change(40, 50));
     assertEquals(
-        Optional.of(new Timing(2, 400, 200, "generation seen")),
+        Optional.of(new Timing(2, 400, 200, 200, "generation's arrival")),
         ReadyAfterKernel.timing(samples, changes, SINCE));
   }
 
@@ -44,7 +44,7 @@ class ReadyAfterKernelTest {
             new Sample(600, 2, true),
             new Sample(700, 2, true)); // a heartbeat write
     assertEquals(
-        Optional.of(new Timing(2, 600, 200, "generation seen")),
+        Optional.of(new Timing(2, 600, 200, 200, "generation's arrival")),
         ReadyAfterKernel.timing(samples, List.of(), SINCE));
   }
 
