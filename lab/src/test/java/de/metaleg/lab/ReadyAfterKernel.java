@@ -25,8 +25,9 @@ import java.util.Optional;
  * nft, ipsets, ip rules and routes, counters stripped) back to back and timestamps each change. Per
  * plan, the delay runs from the later of "current generation first seen" and "the node's last
  * kernel change before Ready" to "Ready for that generation, and so since" ({@link #timing}). A
- * change is known to within one poll round, so the delay is a range; the bound is asserted on its
- * upper end.
+ * change is known to within one poll (each node has its own poller thread), so the delay is a
+ * range; a plan fails when even its shortest possible delay exceeds the bound: a loaded machine's
+ * slow polls must not fail the step, a status that really comes late does.
  */
 final class ReadyAfterKernel implements AutoCloseable {
   /** A plan version as the informer delivered it, {@code at} in {@link System#nanoTime()}. */
@@ -40,9 +41,9 @@ final class ReadyAfterKernel implements AutoCloseable {
    * {@code fromLatest} (the same instant when timed from the generation's arrival).
    */
   record Timing(long generation, long readyAt, long from, long fromLatest, String fromWhat) {
-    /** The longest the delay can have been. */
-    Duration delay() {
-      return Duration.ofNanos(readyAt - from);
+    /** The shortest the delay can have been (negative: Ready arrived before the poll saw it). */
+    Duration shortestDelay() {
+      return Duration.ofNanos(readyAt - fromLatest);
     }
 
     String describe() {
@@ -67,9 +68,11 @@ final class ReadyAfterKernel implements AutoCloseable {
   private final Map<String, EgressPlan> latest = new LinkedHashMap<>();
   private final Map<String, List<Change>> changes = new LinkedHashMap<>();
   private final SharedIndexInformer<EgressPlan> informer;
-  private final Thread poller;
-  private volatile long lastRoundStart;
-  private volatile long roundNanos;
+  private final List<Thread> pollers = new ArrayList<>();
+
+  /** Per node: start of its last finished poll, and how long that poll took (nanos). */
+  private final Map<String, long[]> lastPoll = new java.util.concurrent.ConcurrentHashMap<>();
+
   private volatile boolean closed;
   private long since = System.nanoTime();
 
@@ -82,9 +85,12 @@ final class ReadyAfterKernel implements AutoCloseable {
     }
     KubernetesClient client = lab.client();
     informer = client.resources(EgressPlan.class).inform(new Recorder(), 0);
-    poller = new Thread(this::poll, "kernel-fingerprints");
-    poller.setDaemon(true);
-    poller.start();
+    for (LabPlan.Node n : plan.nodes()) { // one thread each: a node's poll interval stays short
+      Thread t = new Thread(() -> poll(n), "kernel-fingerprints-" + n.name());
+      t.setDaemon(true);
+      t.start();
+      pollers.add(t);
+    }
   }
 
   static ReadyAfterKernel start(Lab lab) {
@@ -114,7 +120,10 @@ final class ReadyAfterKernel implements AutoCloseable {
     Await.until(
         "one kernel poll round after " + step,
         Duration.ofSeconds(30),
-        () -> lastRoundStart > checkedAt ? Optional.empty() : Optional.of("polling"));
+        () ->
+            nodes.stream().allMatch(n -> lastPoll.getOrDefault(n, new long[] {0, 0})[0] > checkedAt)
+                ? Optional.empty()
+                : Optional.of("polling"));
     List<String> report = new ArrayList<>();
     List<String> late = new ArrayList<>();
     synchronized (this) {
@@ -128,7 +137,7 @@ final class ReadyAfterKernel implements AutoCloseable {
                             node, x.describe(), x.generation(), x.fromWhat()))
                 .orElse(node + " unchanged (Ready since before the step)");
         report.add(line);
-        if (t.isPresent() && t.get().delay().compareTo(bound) > 0) {
+        if (t.isPresent() && t.get().shortestDelay().compareTo(bound) > 0) {
           late.add(line);
         }
       }
@@ -138,13 +147,18 @@ final class ReadyAfterKernel implements AutoCloseable {
         step
             + ": Ready after the kernel was programmed: "
             + String.join(", ", report)
-            + "; kernel poll round "
-            + Duration.ofNanos(roundNanos).toMillis()
+            + "; one kernel poll per node takes "
+            + lastPoll.values().stream().mapToLong(p -> p[1] / 1_000_000).max().orElse(0)
             + " ms";
     System.out.println("E2E " + summary);
     assertTrue(
         late.isEmpty(),
-        "plans Ready later than " + bound.toMillis() + " ms: " + late + "; " + summary);
+        "plans Ready more than "
+            + bound.toMillis()
+            + " ms after the kernel: "
+            + late
+            + "; "
+            + summary);
   }
 
   /**
@@ -185,25 +199,21 @@ final class ReadyAfterKernel implements AutoCloseable {
         new Timing(generation, readyAt, generationSeen, generationSeen, "generation's arrival"));
   }
 
-  private void poll() {
-    Map<String, String> previous = new LinkedHashMap<>();
-    Map<String, Long> previousStart = new LinkedHashMap<>();
+  private void poll(LabPlan.Node n) {
+    String previous = null;
+    long previousStart = 0;
     while (!closed) {
-      long roundStart = System.nanoTime();
-      for (LabPlan.Node n : plan.nodes()) {
-        long start = System.nanoTime();
-        String print = digest(Cmd.inNs(n.ns(), "sh", "-c", FINGERPRINT).output());
-        long end = System.nanoTime();
-        String before = previous.put(n.name(), print);
-        Long notBefore = previousStart.put(n.name(), start);
-        if (before != null && !before.equals(print)) {
-          synchronized (this) {
-            changes.get(n.name()).add(new Change(notBefore, end));
-          }
+      long start = System.nanoTime();
+      String print = digest(Cmd.inNs(n.ns(), "sh", "-c", FINGERPRINT).output());
+      long end = System.nanoTime();
+      if (previous != null && !previous.equals(print)) {
+        synchronized (this) {
+          changes.get(n.name()).add(new Change(previousStart, end));
         }
       }
-      roundNanos = System.nanoTime() - roundStart;
-      lastRoundStart = roundStart;
+      previous = print;
+      previousStart = start;
+      lastPoll.put(n.name(), new long[] {start, end - start});
       try {
         Thread.sleep(20);
       } catch (InterruptedException e) {
@@ -261,7 +271,7 @@ final class ReadyAfterKernel implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
-    poller.interrupt();
+    pollers.forEach(Thread::interrupt);
     informer.close();
   }
 }
