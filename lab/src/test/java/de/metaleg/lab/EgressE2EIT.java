@@ -45,10 +45,14 @@ class EgressE2EIT {
   static final List<String> ALL_PODS = List.of("1a", "1b", "2a", "3a");
   static final Duration CONVERGE = Duration.ofSeconds(60);
 
+  /** Status users can trust: Ready for the current generation this soon after the kernel. */
+  static final Duration READY_AFTER_KERNEL = Duration.ofSeconds(1);
+
   static Lab lab;
   static LabPlan plan;
   static Cluster cluster;
   static MetalLbSimulator metallb;
+  static ReadyAfterKernel ready;
 
   @RegisterExtension
   static final TestWatcher LOGS_ON_FAILURE =
@@ -78,10 +82,15 @@ class EgressE2EIT {
     plan = lab.plan;
     cluster = lab.clusterWithNodes();
     metallb = new MetalLbSimulator(cluster, plan);
+    ready = ReadyAfterKernel.start(lab);
   }
 
   @AfterAll
   void stopLab() {
+    if (ready != null) {
+      ready.close();
+      ready = null;
+    }
     if (lab != null) {
       lab.close();
       lab = null;
@@ -96,7 +105,6 @@ class EgressE2EIT {
     ensureService(false);
     metallb.announce(WEB, "node-2");
     awaitSources("no label: every pod keeps its node IP", nodeIPsFor(ALL_PODS));
-    awaitPlansReady();
   }
 
   @Test
@@ -107,7 +115,6 @@ class EgressE2EIT {
     Map<String, String[]> expected = lbFor(ENDPOINT_PODS);
     expected.putAll(nodeIPsFor(List.of("1b")));
     awaitSources("label: endpoint pods on all three nodes egress with the LB IP", expected);
-    awaitPlansReady();
     printTable("gateway node-2", expected);
     assertKubectlShowsReady();
   }
@@ -144,7 +151,6 @@ class EgressE2EIT {
             + " the LB IP again (both families; probes take part of it)%n",
         Duration.ofNanos(System.nanoTime() - start).toMillis());
     assertTrue(took.toSeconds() < 60);
-    awaitPlansReady();
 
     start = System.nanoTime();
     metallb.failover(WEB, "node-1");
@@ -153,7 +159,6 @@ class EgressE2EIT {
     System.out.printf(
         "E2E failover node-3 -> node-1: %d ms%n",
         Duration.ofNanos(System.nanoTime() - start).toMillis());
-    awaitPlansReady();
   }
 
   @Test
@@ -188,7 +193,6 @@ class EgressE2EIT {
     awaitSources("precondition: LB IP egress", lbFor(ENDPOINT_PODS));
     cluster.setOptIn(WEB, false);
     awaitSources("label removed: node IPs again", nodeIPsFor(ALL_PODS));
-    awaitPlansReady();
   }
 
   @Test
@@ -211,7 +215,7 @@ class EgressE2EIT {
           CONVERGE,
           () -> describe(NodeState.serviceState(n.ns(), addresses)));
     }
-    awaitPlansReady();
+    awaitPlansReady("Service deleted: every node cleaned");
   }
 
   @Test
@@ -234,7 +238,7 @@ class EgressE2EIT {
       awaitSources("agents of node-1 and node-2 stopped: rules stay", lbFor(ENDPOINT_PODS));
       lab.startAgent("node-1");
       lab.startAgent("node-2");
-      awaitPlansReady();
+      awaitPlansReady("agents of node-1 and node-2 restarted");
       v4.awaitAnswer(plan.lbIPv4());
       v6.awaitAnswer(plan.lbIPv6());
       v4.assertNeverBroken();
@@ -298,7 +302,7 @@ class EgressE2EIT {
             }
             return describe(wrong);
           });
-      awaitPlansReady();
+      awaitPlansReady("node-2 without IPv6 InternalIP");
     } finally {
       cluster.upsertNode(node2.name(), node2.ipv4(), node2.ipv6());
     }
@@ -349,6 +353,13 @@ class EgressE2EIT {
 
   /** Polls until every pod reaches the external host in both families with the expected source. */
   static Duration awaitSources(String what, Map<String, String[]> expected, double timeout) {
+    Duration took = awaitSourcesOnly(what, expected, timeout);
+    awaitPlansReady(what);
+    return took;
+  }
+
+  private static Duration awaitSourcesOnly(
+      String what, Map<String, String[]> expected, double timeout) {
     return Await.until(
         what,
         CONVERGE,
@@ -385,7 +396,7 @@ class EgressE2EIT {
           }
           return describe(wrong);
         });
-    awaitPlansReady();
+    awaitPlansReady(why);
     Map<String, Long> transition = RouterCounters.read();
     System.out.println("E2E " + why + ": router counters across the transition " + transition);
     RouterCounters.reset();
@@ -421,7 +432,13 @@ class EgressE2EIT {
         });
   }
 
-  static void awaitPlansReady() {
+  /**
+   * After a step: every plan Ready for its current generation within {@link #READY_AFTER_KERNEL} of
+   * its node's kernel being programmed ({@link ReadyAfterKernel}), then the same through a plain
+   * list, as `kubectl get egp` shows it.
+   */
+  static void awaitPlansReady(String step) {
+    ready.assertReadyWithin(step, READY_AFTER_KERNEL, CONVERGE);
     Await.until("every plan Ready for its current generation", CONVERGE, EgressE2EIT::notReady);
   }
 

@@ -68,6 +68,7 @@ public final class PlanningState {
   private boolean reportGatewayChanges;
 
   private final Map<ServiceKey, GatewayMemory.Entry> gateways = new HashMap<>();
+  private long gatewayKeysChanged; // counts Services entering or leaving the gateway memory
   private final Map<ServiceKey, Instant> heldUntil = new HashMap<>();
   private final TreeSet<Hold> holds = new TreeSet<>();
   private Instant now = Instant.EPOCH;
@@ -265,6 +266,14 @@ public final class PlanningState {
     return (int) gateways.values().stream().filter(e -> e.missingSince().isPresent()).count();
   }
 
+  /**
+   * Advances whenever a Service enters or leaves {@link #gatewayServices}: callers compare it
+   * instead of copying that set (10,000 keys) on every event.
+   */
+  public synchronized long gatewayServicesVersion() {
+    return gatewayKeysChanged;
+  }
+
   /** The usable labelled Services the gateway memory tracks (for per-Service metrics). */
   public synchronized Set<ServiceKey> gatewayServices() {
     return Set.copyOf(gateways.keySet());
@@ -385,10 +394,14 @@ public final class PlanningState {
       holds.remove(new Hold(oldUntil, key));
     }
     if (e == null) {
-      gateways.remove(key);
+      if (gateways.remove(key) != null) {
+        gatewayKeysChanged++;
+      }
       return;
     }
-    gateways.put(key, e);
+    if (gateways.put(key, e) == null) {
+      gatewayKeysChanged++;
+    }
     e.heldUntil(config.gatewayGracePeriod())
         .filter(now::isBefore)
         .ifPresent(

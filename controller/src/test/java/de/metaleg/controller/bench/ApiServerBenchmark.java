@@ -8,10 +8,10 @@ import de.metaleg.controller.Controller;
 import de.metaleg.controller.ControllerConfig;
 import de.metaleg.controller.k8s.PlanWriter;
 import de.metaleg.testing.CrudApiServer;
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
-import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.ServiceStatusBuilder;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
@@ -56,7 +56,9 @@ import java.util.function.Predicate;
  *
  * <p>Sizes: {@code -Dbench.nodes=100 -Dbench.services=1000}. Start-up mode instead of the latency
  * runs: {@code -Dbench.controllerCommand="java -jar controller/target/metaleg-controller.jar;;..."}
- * spawns each command as its own JVM (see {@link #startProcess}).
+ * spawns each command as its own JVM (see {@link #startProcess}); {@code -Dbench.mockFloor=true}
+ * then times the mock alone ({@link #mockFloor}). The cluster is stored straight into the mock
+ * ({@link MockStore}), so 1,000 nodes / 10,000 Services take seconds, not minutes.
  */
 public final class ApiServerBenchmark {
   static final int NODES = Integer.getInteger("bench.nodes", 100);
@@ -116,6 +118,9 @@ public final class ApiServerBenchmark {
         for (String command : commands.split(";;")) {
           b.startProcess(command);
         }
+        if (Boolean.getBoolean("bench.mockFloor")) {
+          b.mockFloor();
+        }
         informer.close();
       } else {
         b.run(repetitions);
@@ -145,7 +150,7 @@ public final class ApiServerBenchmark {
     long start = System.nanoTime();
     CompletableFuture<Long> all = expect(allPlans());
     controller.start();
-    long allWritten = all.get(120, TimeUnit.SECONDS);
+    long allWritten = await(all, 120);
     System.out.printf(
         "controller start to all %d plans written: %d ms (%d entries)%n",
         plans.size(),
@@ -214,18 +219,66 @@ public final class ApiServerBenchmark {
     long start = System.nanoTime();
     Process child = pb.start();
     try {
-      long allWritten = all.get(300, TimeUnit.SECONDS);
+      long allWritten = await(all, 300);
       System.out.printf(
-          "%s: controller JVM start to all %d plans written: %d ms (%d entries)%n",
+          "%s: controller JVM start to all %d plans written: %d ms (%d entries), controller CPU"
+              + " %d ms, load average %s%n",
           command.trim(),
           plans.size(),
           ms(allWritten - start),
-          plans.values().stream().mapToInt(p -> p.getSpec().getEntries().size()).sum());
+          plans.values().stream().mapToInt(p -> p.getSpec().getEntries().size()).sum(),
+          cpuMillis(child.pid()),
+          loadAverage());
     } finally {
       child.destroy();
       child.waitFor(60, TimeUnit.SECONDS);
       Files.deleteIfExists(kubeconfig);
     }
+  }
+
+  /**
+   * What the mock itself needs for the start-up's requests, without a controller: one list of each
+   * input type, then the plans the last run wrote deleted and created again one after another by a
+   * plain client (the observer's informer still watches, as during the runs).
+   */
+  void mockFloor() throws Exception {
+    long t = System.nanoTime();
+    int nodes = admin.nodes().list().getItems().size();
+    long tNodes = System.nanoTime();
+    int services = admin.services().inAnyNamespace().list().getItems().size();
+    long tServices = System.nanoTime();
+    int slices = admin.discovery().v1().endpointSlices().inAnyNamespace().list().getItems().size();
+    long tSlices = System.nanoTime();
+    int l2 = admin.resources(ServiceL2Status.class).inAnyNamespace().list().getItems().size();
+    long tL2 = System.nanoTime();
+    System.out.printf(
+        "mock floor: list %d nodes %d ms, %d services %d ms, %d EndpointSlices %d ms,"
+            + " %d ServiceL2Statuses %d ms%n",
+        nodes,
+        ms(tNodes - t),
+        services,
+        ms(tServices - tNodes),
+        slices,
+        ms(tSlices - tServices),
+        l2,
+        ms(tL2 - tSlices));
+    List<EgressPlan> written = new ArrayList<>(plans.values());
+    admin.resources(EgressPlan.class).delete();
+    while (!plans.isEmpty()) {
+      Thread.sleep(50);
+    }
+    t = System.nanoTime();
+    for (EgressPlan p : written) {
+      p.getMetadata().setResourceVersion(null);
+      p.getMetadata().setUid(null);
+      p.getMetadata().setCreationTimestamp(null);
+      p.getMetadata().setManagedFields(null);
+      p.setStatus(null);
+      admin.resource(p).create();
+    }
+    System.out.printf(
+        "mock floor: %d plans created one after another by a plain client: %d ms%n",
+        written.size(), ms(System.nanoTime() - t));
   }
 
   private void warmUp(int n) throws Exception {
@@ -307,6 +360,24 @@ public final class ApiServerBenchmark {
     return expected;
   }
 
+  /** The waiter's event time; on a timeout, says how many plans were seen and which are wrong. */
+  private long await(CompletableFuture<Long> done, int seconds) throws Exception {
+    try {
+      return done.get(seconds, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      Waiter w = waiter;
+      List<String> wrong =
+          w.expected().entrySet().stream()
+              .filter(
+                  x -> plans.get(x.getKey()) == null || !x.getValue().test(plans.get(x.getKey())))
+              .map(Map.Entry::getKey)
+              .limit(5)
+              .toList();
+      throw new IllegalStateException(
+          "timed out after " + seconds + " s: " + plans.size() + " plans seen, wrong: " + wrong, e);
+    }
+  }
+
   private CompletableFuture<Long> expect(Map<String, Predicate<EgressPlan>> expected) {
     Waiter w = new Waiter(expected, new CompletableFuture<>());
     waiter = w;
@@ -352,70 +423,92 @@ public final class ApiServerBenchmark {
 
   // --- cluster content -------------------------------------------------------------------
 
+  /**
+   * Stores every object straight into the mock's CRUD map (see {@link MockStore}): through the API,
+   * each create scans the whole store, so 1,000 nodes / 10,000 Services took minutes.
+   */
   void populate() throws Exception {
     // CrudApiServer.start registered both CRDs and the metallb-system namespace
     admin
         .namespaces()
         .resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
         .create();
+    List<HasMetadata> nodes = new ArrayList<>();
+    List<HasMetadata> services = new ArrayList<>();
+    List<HasMetadata> slices = new ArrayList<>();
+    List<HasMetadata> l2 = new ArrayList<>();
     for (int n = 0; n < NODES; n++) {
-      admin
-          .nodes()
-          .resource(
-              new NodeBuilder()
-                  .withNewMetadata()
-                  .withName(node(n))
-                  .withUid("uid-" + node(n))
-                  .endMetadata()
-                  .withNewStatus()
-                  .addNewAddress()
-                  .withType("InternalIP")
-                  .withAddress("100.64." + (n / 250) + "." + (n % 250 + 1))
-                  .endAddress()
-                  .addNewAddress()
-                  .withType("InternalIP")
-                  .withAddress("2001:db8::" + Integer.toHexString(n + 1))
-                  .endAddress()
-                  .endStatus()
-                  .build())
-          .create();
+      nodes.add(
+          new NodeBuilder()
+              .withNewMetadata()
+              .withName(node(n))
+              .withUid("uid-" + node(n))
+              .endMetadata()
+              .withNewStatus()
+              .addNewAddress()
+              .withType("InternalIP")
+              .withAddress("100.64." + (n / 250) + "." + (n % 250 + 1))
+              .endAddress()
+              .addNewAddress()
+              .withType("InternalIP")
+              .withAddress("2001:db8::" + Integer.toHexString(n + 1))
+              .endAddress()
+              .endStatus()
+              .build());
     }
     for (int s = 0; s < SERVICES; s++) {
       String svc = service(s);
-      Service created =
-          admin
-              .resource(
-                  new ServiceBuilder()
-                      .withNewMetadata()
-                      .withNamespace(NS)
-                      .withName(svc)
-                      .addToLabels(EgressPlan.SERVICE_OPT_IN_LABEL, "true")
-                      .endMetadata()
-                      .withNewSpec()
-                      .withType("LoadBalancer")
-                      .endSpec()
+      services.add(
+          new ServiceBuilder()
+              .withNewMetadata()
+              .withNamespace(NS)
+              .withName(svc)
+              .addToLabels(EgressPlan.SERVICE_OPT_IN_LABEL, "true")
+              .endMetadata()
+              .withNewSpec()
+              .withType("LoadBalancer")
+              .endSpec()
+              .withStatus(
+                  new ServiceStatusBuilder()
+                      .withNewLoadBalancer()
+                      .addNewIngress()
+                      .withIp("198.18." + (s / 250) + "." + (s % 250 + 1))
+                      .endIngress()
+                      .addNewIngress()
+                      .withIp("2001:db8:100::" + Integer.toHexString(s + 1))
+                      .endIngress()
+                      .endLoadBalancer()
                       .build())
-              .create();
-      created.setStatus(
-          new ServiceStatusBuilder()
-              .withNewLoadBalancer()
-              .addNewIngress()
-              .withIp("198.18." + (s / 250) + "." + (s % 250 + 1))
-              .endIngress()
-              .addNewIngress()
-              .withIp("2001:db8:100::" + Integer.toHexString(s + 1))
-              .endIngress()
-              .endLoadBalancer()
               .build());
-      admin.resource(created).updateStatus();
       Map<String, String> ipToNode = new java.util.LinkedHashMap<>();
       for (int e = 0; e < ENDPOINTS; e++) {
         ipToNode.put(podIP(nextPod++), node(random.nextInt(NODES)));
       }
       pods.put(svc, ipToNode);
-      admin.resource(slice(svc)).create();
+      slices.add(slice(svc));
       l2Generation.put(svc, 0);
-      announce(svc, node(random.nextInt(NODES)));
+      String announcer = node(random.nextInt(NODES));
+      l2.add(l2Status(svc, announcer));
+      gateway.put(svc, announcer);
+    }
+    MockStore.store(server, "/api/v1/nodes", nodes);
+    MockStore.store(server, "/api/v1/namespaces/" + NS + "/services", services);
+    MockStore.store(
+        server, "/apis/discovery.k8s.io/v1/namespaces/" + NS + "/endpointslices", slices);
+    MockStore.store(
+        server, "/apis/metallb.io/v1beta1/namespaces/" + METALLB + "/servicel2statuses", l2);
+    int listedNodes = admin.nodes().list().getItems().size();
+    int listedL2 = admin.resources(ServiceL2Status.class).inAnyNamespace().list().getItems().size();
+    if (listedNodes != NODES || listedL2 != SERVICES) {
+      throw new IllegalStateException(
+          "stored "
+              + NODES
+              + " nodes and "
+              + SERVICES
+              + " ServiceL2Statuses, listed "
+              + listedNodes
+              + ", "
+              + listedL2);
     }
   }
 
@@ -445,6 +538,13 @@ public final class ApiServerBenchmark {
 
   /** Creates the service's ServiceL2Status (current MetalLB shape: node in status). */
   private void announce(String svc, String node) {
+    ServiceL2Status created = admin.resource(l2Status(svc, node)).create();
+    created.setStatus(l2Status(svc, node).getStatus());
+    admin.resource(created).updateStatus();
+    gateway.put(svc, node);
+  }
+
+  private ServiceL2Status l2Status(String svc, String node) {
     ServiceL2Status l2 = new ServiceL2Status();
     l2.setMetadata(
         new ObjectMetaBuilder()
@@ -453,12 +553,10 @@ public final class ApiServerBenchmark {
             .addToLabels(ServiceL2Status.LABEL_SERVICE_NAME, svc)
             .addToLabels(ServiceL2Status.LABEL_SERVICE_NAMESPACE, NS)
             .build());
-    ServiceL2Status created = admin.resource(l2).create();
     ServiceL2StatusStatus st = new ServiceL2StatusStatus();
     st.setNode(node);
-    created.setStatus(st);
-    admin.resource(created).updateStatus();
-    gateway.put(svc, node);
+    l2.setStatus(st);
+    return l2;
   }
 
   private String l2Name(String svc) {
@@ -502,6 +600,26 @@ public final class ApiServerBenchmark {
       Thread.sleep(200);
     }
     return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+  }
+
+  /** User + system CPU time of a process so far, from /proc/PID/stat (clock ticks of 10 ms). */
+  static long cpuMillis(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10;
+    } catch (java.io.IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  /** The 1-minute load average, from /proc/loadavg. */
+  static String loadAverage() {
+    try {
+      return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
+    } catch (java.io.IOException e) {
+      return "unknown";
+    }
   }
 
   static long ms(long nanos) {

@@ -2,6 +2,7 @@ package de.metaleg.controller.k8s;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import de.metaleg.common.LatencyBuckets;
 import de.metaleg.common.net.IpAddress;
@@ -157,6 +158,33 @@ class ControllerMetricsTest {
     metrics.gatewayServices(state.gatewayServices());
     assertFalse(
         registry.scrape().contains("service=\"ns/a\""), "a deleted Service's series go away");
+  }
+
+  /** ClusterWatch refreshes the per-Service meters only when this version moved. */
+  @Test
+  void gatewayServicesVersionMovesWhenAServiceEntersOrLeavesNotOnOtherChanges() {
+    AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2026-01-01T00:00:00Z"));
+    PlanningState state =
+        new PlanningState(new PlannerConfig("metallb-system", true, Duration.ZERO), now::get);
+    long empty = state.gatewayServicesVersion();
+    state.replaceAll(
+        List.of(node(1), node(2), node(3)),
+        List.of(new ServiceInput(A, true, "LoadBalancer", List.of("198.51.100.10"))),
+        Map.of(A, Map.of("a-1", List.of(new EndpointInput("10.0.2.5", "node-2", "p")))),
+        List.of(l2("l2-a", "node-1")));
+    long withA = state.gatewayServicesVersion();
+    assertEquals(Set.of(A), state.gatewayServices());
+    assertTrue(withA > empty, "A entered");
+
+    state.putAnnouncer(l2("l2-b", "node-3")); // the state changed (a move) ...
+    now.set(now.get().plusSeconds(1));
+    state.removeAnnouncer("metallb-system/l2-a");
+    assertEquals(1, state.gatewayMoves(A), "the changes were applied");
+    assertEquals(withA, state.gatewayServicesVersion(), "... but the set of Services did not");
+
+    state.removeService(A);
+    assertEquals(Set.of(), state.gatewayServices());
+    assertTrue(state.gatewayServicesVersion() > withA, "A left");
   }
 
   @Test
