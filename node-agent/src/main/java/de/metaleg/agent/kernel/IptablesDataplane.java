@@ -18,6 +18,7 @@ import de.metaleg.common.net.Family;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -45,12 +46,26 @@ import org.slf4j.LoggerFactory;
 public final class IptablesDataplane implements Dataplane {
   private static final Logger LOG = LoggerFactory.getLogger(IptablesDataplane.class);
 
-  /** What the last successful sync left in the kernel. */
+  /**
+   * What the last successful sync left in the kernel; {@code memberCounts}: per set, its number of
+   * distinct members (what {@code ipset list -t} shows), counted once instead of on every canary
+   * run.
+   */
   private record Applied(
       DesiredState state,
       Map<Family, Map<String, String>> payloads,
       Map<String, ObservedSet> sets,
-      Map<Family, ObservedRoutes> routes) {}
+      Map<Family, ObservedRoutes> routes,
+      Map<String, Integer> memberCounts) {
+    Applied(
+        DesiredState state,
+        Map<Family, Map<String, String>> payloads,
+        Map<String, ObservedSet> sets,
+        Map<Family, ObservedRoutes> routes) {
+      this(state, payloads, sets, routes, new HashMap<>());
+      sets.forEach((name, set) -> memberCounts.put(name, new HashSet<>(set.members()).size()));
+    }
+  }
 
   private static final Executor FAMILY_POOL =
       Executors.newFixedThreadPool(2, Threads.daemon("metaleg-family"));
@@ -274,11 +289,10 @@ public final class IptablesDataplane implements Dataplane {
     }
     List<String> drift = new ArrayList<>();
     Map<String, Integer> sizes = reader.setSizes();
-    a.sets()
+    a.memberCounts()
         .forEach(
-            (name, want) -> {
+            (name, members) -> {
               Integer have = sizes.get(name);
-              int members = new java.util.HashSet<>(want.members()).size();
               if (have == null) {
                 drift.add("ipset " + name + " missing");
               } else if (have != members) {
