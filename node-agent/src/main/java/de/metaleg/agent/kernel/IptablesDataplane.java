@@ -295,7 +295,7 @@ public final class IptablesDataplane implements Dataplane {
               Integer have = sizes.get(name);
               if (have == null) {
                 drift.add("ipset " + name + " missing");
-              } else if (have != members) {
+              } else if (have.intValue() != members) {
                 drift.add("ipset " + name + " has " + have + " members, want " + members);
               }
             });

@@ -65,9 +65,7 @@ public final class XtablesMonitor implements KernelChanges, AutoCloseable {
     if (!trusted) {
       return true;
     }
-    boolean changed =
-        pending.drain().stream().anyMatch(c -> c.relevant() && !own.contains(c.pid()));
-    return changed;
+    return pending.drain().stream().anyMatch(c -> c.relevant() && !own.contains(c.pid()));
   }
 
   @Override
