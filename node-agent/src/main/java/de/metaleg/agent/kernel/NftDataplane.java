@@ -116,6 +116,9 @@ public final class NftDataplane implements Dataplane {
     if (!full) {
       LOG.debug("incremental nft transaction:\n{}", payload);
     }
+    if (full) {
+      changes.pause(); // no event per element for the monitor; the canary reads the table next
+    }
     apply(payload, full && !chains.isEmpty());
     Steps.lap(steps, t, "nft");
 

@@ -58,11 +58,9 @@ public final class XtablesMonitor implements KernelChanges, AutoCloseable {
 
   @Override
   public synchronized boolean changed() {
-    if (process == null || !process.isAlive()) {
+    if (!trusted || !process.isAlive()) {
+      stop();
       start();
-      return true;
-    }
-    if (!trusted) {
       return true;
     }
     return pending.drain().stream().anyMatch(c -> c.relevant() && !own.contains(c.pid()));
@@ -155,9 +153,24 @@ public final class XtablesMonitor implements KernelChanges, AutoCloseable {
   }
 
   @Override
+  public synchronized void pause() {
+    stop();
+  }
+
+  @Override
   public synchronized void close() {
+    stop();
+  }
+
+  private void stop() {
+    trusted = false;
     if (process != null) {
       process.destroy();
+      try {
+        process.waitFor(1, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
       process = null;
     }
   }
