@@ -7,8 +7,8 @@
 # roles cycling Gateway / Reject / Forward, 20 IPv4 + 20 IPv6 sources each), then the agent with the
 # DaemonSet's JAVA_TOOL_OPTIONS and FIREWALL_BACKEND=BACKEND. After the first full sync and a
 # settle period, it reads utime+stime+cutime+cstime of the JVM from /proc/PID/stat (the JVM waits
-# for every iptables/ipset/ip/nft child, so their CPU is in cutime/cstime) at the start and end of
-# the window: CPU % of one core = delta / window. The window contains whatever periodic full
+# for every iptables/ipset/ip/nft child, so their CPU is in cutime/cstime), plus utime+stime of the
+# children still running (the agent's xtables-monitor), at the start and end of the window: CPU % of one core = delta / window. The window contains whatever periodic full
 # resyncs RECONCILIATION_INTERVAL (default 5m) brings. Then it flushes one of the agent's chains
 # (iptables: METALEG-MARK; nftables: chain postrouting) and reports the time until the canary's
 # log line and the duration of the full resync it triggers.
@@ -49,8 +49,12 @@ NODE=bench-node
 WORK=$(mktemp -d /tmp/megB-cpu.XXXXXX)
 trap 'cleanup; [[ -n $LOG_DIR ]] && cp "$WORK"/*.log "$LOG_DIR"/ 2>/dev/null; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
-ticks() { # "self children": utime+stime and cutime+cstime of one pid, in clock ticks
-  awk '{ sub(/^.*\) /, ""); print $12 + $13, $14 + $15 }' "/proc/$1/stat"
+ticks() { # "self children": utime+stime, and cutime+cstime plus the CPU of live children, in clock ticks
+  local live=0 c
+  for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do # e.g. the long-running xtables-monitor
+    live=$((live + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$c/stat" 2>/dev/null || echo 0)))
+  done
+  awk -v live="$live" '{ sub(/^.*\) /, ""); print $12 + $13, $14 + $15 + live }' "/proc/$1/stat"
 }
 HZ=$(getconf CLK_TCK)
 

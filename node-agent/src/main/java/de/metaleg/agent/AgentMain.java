@@ -7,6 +7,7 @@ import de.metaleg.agent.kernel.IptablesFlavor;
 import de.metaleg.agent.kernel.NftDataplane;
 import de.metaleg.agent.kernel.ProcessRunner;
 import de.metaleg.agent.kernel.TransitionDataplane;
+import de.metaleg.agent.kernel.XtablesMonitor;
 import de.metaleg.agent.loop.AgentLoop;
 import de.metaleg.agent.loop.AgentMetrics;
 import de.metaleg.agent.render.NodeFacts;
@@ -64,10 +65,12 @@ public final class AgentMain {
 
   private static void run(AgentConfig config, ProcessRunner runner) throws InterruptedException {
     NodeFacts facts = new NodeFacts(config.markSpace(), config.excludeDestinations());
+    // the canary reads nf_tables objects back only after a foreign commit (docs/agent.md, canary)
+    XtablesMonitor changes = new XtablesMonitor(runner.prefix());
     Dataplane backend =
         config.firewallBackend().equals("nftables")
-            ? new NftDataplane(runner, facts)
-            : new IptablesDataplane(runner, IptablesFlavor.detect(runner), facts);
+            ? new NftDataplane(runner, facts, changes)
+            : new IptablesDataplane(runner, IptablesFlavor.detect(runner), facts, changes);
     TransitionDataplane dataplane =
         new TransitionDataplane(backend, runner, config.excludeDestinations(), Clock.systemUTC());
     LOG.info(

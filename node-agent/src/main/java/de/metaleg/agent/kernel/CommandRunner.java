@@ -7,7 +7,12 @@ import java.util.List;
  * status; callers decide what a failure means.
  */
 public interface CommandRunner {
-  record Result(int exit, String stdout, String stderr) {
+  /** {@code pid} is the process's id when it ran as a process (0 otherwise). */
+  record Result(int exit, String stdout, String stderr, long pid) {
+    public Result(int exit, String stdout, String stderr) {
+      this(exit, stdout, stderr, 0);
+    }
+
     public boolean ok() {
       return exit == 0;
     }

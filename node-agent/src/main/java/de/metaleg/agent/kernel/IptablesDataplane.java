@@ -18,6 +18,7 @@ import de.metaleg.common.net.Family;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -45,12 +46,26 @@ import org.slf4j.LoggerFactory;
 public final class IptablesDataplane implements Dataplane {
   private static final Logger LOG = LoggerFactory.getLogger(IptablesDataplane.class);
 
-  /** What the last successful sync left in the kernel. */
+  /**
+   * What the last successful sync left in the kernel; {@code memberCounts}: per set, its number of
+   * distinct members (what {@code ipset list -t} shows), counted once instead of on every canary
+   * run.
+   */
   private record Applied(
       DesiredState state,
       Map<Family, Map<String, String>> payloads,
       Map<String, ObservedSet> sets,
-      Map<Family, ObservedRoutes> routes) {}
+      Map<Family, ObservedRoutes> routes,
+      Map<String, Integer> memberCounts) {
+    Applied(
+        DesiredState state,
+        Map<Family, Map<String, String>> payloads,
+        Map<String, ObservedSet> sets,
+        Map<Family, ObservedRoutes> routes) {
+      this(state, payloads, sets, routes, new HashMap<>());
+      sets.forEach((name, set) -> memberCounts.put(name, new HashSet<>(set.members()).size()));
+    }
+  }
 
   private static final Executor FAMILY_POOL =
       Executors.newFixedThreadPool(2, Threads.daemon("metaleg-family"));
@@ -63,8 +78,23 @@ public final class IptablesDataplane implements Dataplane {
   private Map<String, Integer> allocation;
   private Applied applied;
   private final JumpFight fight = new JumpFight();
+  private final KernelChanges changes;
+  // the canary found drift in nf_tables: read it again on every run until a full sync repaired it
+  private boolean readBack;
 
+  /** A canary that lists our chains and jumps every time. */
   public IptablesDataplane(CommandRunner runner, IptablesFlavor flavor, NodeFacts facts) {
+    this(runner, flavor, facts, KernelChanges.UNKNOWN);
+  }
+
+  /**
+   * {@code changes} tells the canary when iptables-nft's chains may have changed; with
+   * iptables-legacy (not nf_tables) the canary lists them every time.
+   */
+  public IptablesDataplane(
+      CommandRunner runner, IptablesFlavor flavor, NodeFacts facts, KernelChanges changes) {
+    this.changes = flavor == IptablesFlavor.NFT ? changes : KernelChanges.UNKNOWN;
+    runner = this.changes.own(runner);
     this.runner = runner;
     this.flavor = flavor;
     this.facts = facts;
@@ -162,6 +192,7 @@ public final class IptablesDataplane implements Dataplane {
     }
     Steps.lap(steps, t, "stale");
     warnings.forEach(w -> LOG.warn("{}", w));
+    readBack &= !full;
     applied = new Applied(state, payloads, setsOf(state), IpBatchRoutes.routesOf(state));
     LOG.debug("{} sync steps (ms): {}", full ? "full" : "incremental", steps);
     return new SyncResult(state, full, warnings, steps);
@@ -243,11 +274,12 @@ public final class IptablesDataplane implements Dataplane {
 
   /**
    * The canary, every CANARY_INTERVAL: bounded cost whatever else the node holds (kube-proxy's
-   * 100,000 rules). One {@code ipset list -t} (headers: does each set exist, with its number of
-   * members), per family and table {@code -S} of our chain (its rule count) and {@code -S BUILT-IN
-   * 1} (is our jump first), one {@code ip rule show} and one {@code ip -batch} of {@code route show
-   * table T} for our tables. Never a whole-table {@code iptables-save} or {@code ipset save}:
-   * member contents and rule texts are compared by the full resync.
+   * 100,000 rules). Every time: one {@code ipset list -t} (headers: does each set exist, with its
+   * number of members) and per family one {@code ip -j -batch} (our ip rules and the default routes
+   * of our tables). Only when {@link KernelChanges} saw a foreign commit that may touch them (with
+   * iptables-legacy: every time), per family and table {@code -S} of our chain (its rule count) and
+   * {@code -S BUILT-IN 1} (is our jump first). Never a whole-table {@code iptables-save} or {@code
+   * ipset save}: member contents and rule texts are compared by the full resync.
    */
   @Override
   public synchronized Optional<String> drift() {
@@ -257,17 +289,27 @@ public final class IptablesDataplane implements Dataplane {
     }
     List<String> drift = new ArrayList<>();
     Map<String, Integer> sizes = reader.setSizes();
-    a.sets()
+    a.memberCounts()
         .forEach(
-            (name, want) -> {
+            (name, members) -> {
               Integer have = sizes.get(name);
-              int members = new java.util.HashSet<>(want.members()).size();
               if (have == null) {
                 drift.add("ipset " + name + " missing");
-              } else if (have != members) {
+              } else if (have.intValue() != members) {
                 drift.add("ipset " + name + " has " + have + " members, want " + members);
               }
             });
+    if (changes.changed() || readBack) {
+      int before = drift.size();
+      chainDrift(a, drift);
+      readBack = drift.size() > before;
+    }
+    drift.addAll(netlink.drift(a.state()));
+    return drift.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", drift));
+  }
+
+  /** Our chains' rule counts and whether each jump is the first rule of its built-in chain. */
+  private void chainDrift(Applied a, List<String> drift) {
     for (Family f : Family.values()) {
       a.payloads()
           .get(f)
@@ -303,8 +345,6 @@ public final class IptablesDataplane implements Dataplane {
                 }
               });
     }
-    drift.addAll(netlink.drift(a.state()));
-    return drift.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", drift));
   }
 
   @Override

@@ -162,30 +162,43 @@ public final class KernelReader {
   }
 
   /**
-   * The canary's view of routing: owned ip rules (one {@code ip rule show}) and the default gateway
-   * of the given tables only (one {@code ip -j -batch -} of {@code route show table T} lines, one
-   * JSON array per table), instead of every route of every table.
+   * The canary's view of routing, from one {@code ip -j -batch -} per family: {@code rule show}
+   * (our rules) and {@code route show table T} for the given tables only (their default gateways),
+   * one JSON array per line, instead of every route of every table.
    */
   public ObservedRoutes routes(Family f, MarkSpace space, Set<Long> tables) {
-    CommandRunner.Result rules = runner.run(List.of("ip", f.ipFlag(), "rule", "show"));
-    if (!rules.ok()) {
-      throw new DataplaneException(
-          "`ip " + f.ipFlag() + " rule show` failed: " + rules.stderr().strip());
-    }
-    ObservedRoutes owned = parseRoutes(f, space, rules.stdout(), "");
     List<Long> order = new ArrayList<>(new TreeSet<>(tables));
-    Map<Long, String> gateways = new HashMap<>();
-    if (!order.isEmpty()) {
-      StringBuilder batch = new StringBuilder();
-      order.forEach(t -> batch.append("route show table ").append(t).append('\n'));
-      List<String> argv = List.of("ip", "-j", f.ipFlag(), "-batch", "-");
-      CommandRunner.Result r = runner.run(argv, batch.toString());
-      if (!r.ok()) {
-        throw DataplaneException.of(argv, r, batch.toString(), "ip " + f.ipFlag());
-      }
-      gateways = parseTableGateways(order, r.stdout());
+    StringBuilder batch = new StringBuilder("rule show\n");
+    order.forEach(t -> batch.append("route show table ").append(t).append('\n'));
+    List<String> argv = List.of("ip", "-j", f.ipFlag(), "-batch", "-");
+    CommandRunner.Result r = runner.run(argv, batch.toString());
+    if (!r.ok()) {
+      throw DataplaneException.of(argv, r, batch.toString(), "ip " + f.ipFlag());
     }
-    return new ObservedRoutes(f, gateways.keySet(), gateways, owned.rules());
+    List<String> arrays = r.stdout().lines().filter(l -> l.startsWith("[")).toList();
+    List<PolicyRule> rules = arrays.isEmpty() ? List.of() : parseJsonRules(f, space, arrays.get(0));
+    Map<Long, String> gateways =
+        parseTableGateways(
+            order, String.join("\n", arrays.subList(Math.min(1, arrays.size()), arrays.size())));
+    return new ObservedRoutes(f, gateways.keySet(), gateways, rules);
+  }
+
+  private static final Pattern JSON_RULE =
+      Pattern.compile(
+          "\\{\"priority\":(\\d+),\"src\":\"all\",\"fwmark\":\"(0x[0-9a-f]+)\",\"fwmask\":\"(0x[0-9a-f]+)\",\"table\":\"(\\d+)\"[^{}]*\\}");
+
+  /** Pure: the owned rules (our priority, table in range) of {@code ip -j rule show}. */
+  public static List<PolicyRule> parseJsonRules(Family f, MarkSpace space, String json) {
+    List<PolicyRule> owned = new ArrayList<>();
+    Matcher m = JSON_RULE.matcher(json);
+    while (m.find()) {
+      long table = Long.parseLong(m.group(4));
+      int prio = Integer.parseInt(m.group(1));
+      if (prio == Names.RULE_PRIORITY && space.ownsTable(table)) {
+        owned.add(new PolicyRule(f, Long.decode(m.group(2)), Long.decode(m.group(3)), table, prio));
+      }
+    }
+    return owned;
   }
 
   private static final Pattern JSON_DEFAULT =

@@ -46,8 +46,19 @@ public final class NftDataplane implements Dataplane {
   private final IpBatchRoutes netlink;
   private Map<String, Integer> allocation;
   private Applied applied;
+  private final KernelChanges changes;
+  // the canary found drift in nf_tables: read it again on every run until a full sync repaired it
+  private boolean readBack;
 
+  /** A canary that lists the table every time. */
   public NftDataplane(CommandRunner runner, NodeFacts facts) {
+    this(runner, facts, KernelChanges.UNKNOWN);
+  }
+
+  /** {@code changes} tells the canary when the table may have changed. */
+  public NftDataplane(CommandRunner runner, NodeFacts facts, KernelChanges changes) {
+    this.changes = changes;
+    runner = changes.own(runner);
     this.runner = runner;
     this.facts = facts;
     this.reader = new NftReader(runner);
@@ -105,6 +116,9 @@ public final class NftDataplane implements Dataplane {
     if (!full) {
       LOG.debug("incremental nft transaction:\n{}", payload);
     }
+    if (full) {
+      changes.pause(); // no event per element for the monitor; the canary reads the table next
+    }
     apply(payload, full && !chains.isEmpty());
     Steps.lap(steps, t, "nft");
 
@@ -112,6 +126,7 @@ public final class NftDataplane implements Dataplane {
     netlink.removeStale(state, installed.touched(), warnings);
     Steps.lap(steps, t, "stale");
     warnings.forEach(w -> LOG.warn("{}", w));
+    readBack &= !full;
     applied = new Applied(state, IpBatchRoutes.routesOf(state));
     LOG.debug("{} sync steps (ms): {}", full ? "full" : "incremental", steps);
     return new SyncResult(state, full, warnings, steps);
@@ -144,9 +159,11 @@ public final class NftDataplane implements Dataplane {
   }
 
   /**
-   * One {@code nft list table} and the ip rules/routes: chains missing or with another number of
-   * rules, sets and maps missing or with other elements (the exclude sets only need to be
-   * non-empty: nft merges adjacent prefixes), owned rules and routes missing.
+   * The ip rules/routes every time; only when {@link KernelChanges} saw a foreign commit that may
+   * touch the table, one {@code nft list table} (nft 1.0.6 fetches every element of the table for
+   * any listing of a chain): chains missing or with another number of rules, sets and maps missing
+   * or with other elements (the exclude sets only need to be non-empty: nft merges adjacent
+   * prefixes).
    */
   @Override
   public synchronized Optional<String> drift() {
@@ -155,6 +172,16 @@ public final class NftDataplane implements Dataplane {
       return Optional.empty();
     }
     List<String> drift = new ArrayList<>();
+    if (changes.changed() || readBack) {
+      int before = drift.size();
+      tableDrift(a, drift);
+      readBack = drift.size() > before;
+    }
+    drift.addAll(netlink.drift(a.state()));
+    return drift.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", drift));
+  }
+
+  private void tableDrift(Applied a, List<String> drift) {
     Optional<NftReader.ObservedTable> table = reader.table();
     if (table.isEmpty()) {
       drift.add("nft table " + NftPayloads.T + " missing");
@@ -202,8 +229,6 @@ public final class NftDataplane implements Dataplane {
             }
           });
     }
-    drift.addAll(netlink.drift(a.state()));
-    return drift.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", drift));
   }
 
   @Override

@@ -79,7 +79,8 @@ public final class ProcessRunner implements CommandRunner {
       }
       outReader.join();
       errReader.join();
-      return new Result(p.exitValue(), out[0] == null ? "" : out[0], err[0] == null ? "" : err[0]);
+      return new Result(
+          p.exitValue(), out[0] == null ? "" : out[0], err[0] == null ? "" : err[0], p.pid());
     } catch (IOException e) {
       return new Result(127, "", "cannot run " + String.join(" ", cmd) + ": " + e.getMessage());
     } catch (InterruptedException e) {

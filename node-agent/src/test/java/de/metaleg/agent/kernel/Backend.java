@@ -39,6 +39,12 @@ enum Backend {
   }
 
   Dataplane create(CommandRunner runner, NodeFacts facts) {
-    return nft() ? new NftDataplane(runner, facts) : new IptablesDataplane(runner, flavor, facts);
+    return create(runner, facts, KernelChanges.UNKNOWN);
+  }
+
+  Dataplane create(CommandRunner runner, NodeFacts facts, KernelChanges changes) {
+    return nft()
+        ? new NftDataplane(runner, facts, changes)
+        : new IptablesDataplane(runner, flavor, facts, changes);
   }
 }

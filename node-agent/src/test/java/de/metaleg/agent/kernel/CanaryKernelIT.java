@@ -25,10 +25,13 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The canary ({@link Dataplane#drift()}), one kind of external change per test, against the real
- * tools in a throwaway namespace ({@code megA-cn*} / {@code megN-cn*}): each change is seen by the
- * very next canary run (so within CANARY_INTERVAL) and a full sync repairs it. For the iptables
- * backend the canary must stay cheap: it never dumps a whole table ({@code iptables-save}), every
- * set member ({@code ipset save}) or every route ({@code route show table all}).
+ * tools in a throwaway namespace ({@code megA-cn*} / {@code megN-cn*}), with the agent's {@link
+ * XtablesMonitor}: each change is seen within CANARY_INTERVAL (the canary is asked until it says
+ * so, for at most that long: the monitor's events arrive asynchronously) and a full sync repairs
+ * it. While nothing changes, the canary of the nf_tables backends (iptables-nft, nftables) reads
+ * neither our chains nor the nft table. For the iptables backend the canary must stay cheap: it
+ * never dumps a whole table ({@code iptables-save}), every set member ({@code ipset save}) or every
+ * route ({@code route show table all}).
  *
  * <p>Addresses as in {@link DataplaneKernelIT}: link 192.0.2.1/24 and 2001:db8::1/64, gateway
  * node-b 192.0.2.2 / 2001:db8::2, pods 10.244.1.x / fd00:10:244:1::x, LB IP 198.51.100.10.
@@ -40,6 +43,25 @@ class CanaryKernelIT {
   private final List<String> canaryCommands = Collections.synchronizedList(new ArrayList<>());
   private Dataplane dp;
   private DesiredPlan plan;
+  private XtablesMonitor monitor;
+  private boolean forceRead;
+
+  /** The monitor, and a way to make the next canary run read everything (to check a repair). */
+  private final KernelChanges changes =
+      new KernelChanges() {
+        @Override
+        public boolean changed() {
+          boolean seen = monitor.changed();
+          boolean forced = forceRead;
+          forceRead = false;
+          return seen || forced;
+        }
+
+        @Override
+        public CommandRunner own(CommandRunner runner) {
+          return monitor.own(runner);
+        }
+      };
 
   @BeforeEach
   void setUp() {
@@ -51,6 +73,9 @@ class CanaryKernelIT {
 
   @AfterEach
   void tearDown() {
+    if (monitor != null) {
+      monitor.close();
+    }
     if (kernel != null) {
       kernel.close();
     }
@@ -68,7 +93,8 @@ class CanaryKernelIT {
           canaryCommands.add(String.join(" ", argv));
           return ns.run(argv, stdin);
         };
-    dp = backend.create(recording, facts);
+    monitor = new XtablesMonitor(ns.prefix());
+    dp = backend.create(recording, facts, changes);
     plan =
         new DesiredPlan(
             List.of(
@@ -82,6 +108,28 @@ class CanaryKernelIT {
     if (!backend.nft()) {
       assertCheap();
     }
+    canaryCommands.clear();
+    assertEquals(Optional.empty(), dp.drift(), "quiet");
+    if (backend != Backend.IPTABLES_LEGACY) { // the monitor runs: nothing of nf_tables is read
+      List<String> ran = List.copyOf(canaryCommands);
+      assertTrue(
+          ran.stream().noneMatch(c -> c.contains(" -S ") || c.startsWith("nft ")), ran.toString());
+      assertTrue(ran.stream().anyMatch(c -> c.startsWith("ip -j")), ran.toString());
+    }
+    canaryCommands.clear();
+  }
+
+  /**
+   * What the canary says once it sees a change: asked again and again for at most CANARY_INTERVAL
+   * (10 s), since the monitor's event for a change made a moment ago may still be on its way.
+   */
+  private Optional<String> nextDrift() {
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    Optional<String> drift = dp.drift();
+    while (drift.isEmpty() && System.nanoTime() < deadline) {
+      drift = dp.drift();
+    }
+    return drift;
   }
 
   /** What the canary ran: per-chain and per-table listings only, never a whole dump. */
@@ -98,9 +146,10 @@ class CanaryKernelIT {
 
   /** The next canary run sees {@code expect}; a full sync makes it quiet again. */
   private void detectedAndRepaired(String expect) {
-    Optional<String> drift = dp.drift();
+    Optional<String> drift = nextDrift();
     assertTrue(drift.isPresent() && drift.get().contains(expect), "canary said: " + drift);
     dp.sync(plan, true);
+    forceRead = true;
     assertEquals(Optional.empty(), dp.drift(), "repaired by the full sync");
   }
 
@@ -117,7 +166,7 @@ class CanaryKernelIT {
       detectedAndRepaired("nft chain postrouting has 0 rules");
     } else {
       sh(ns, ipt(backend, Family.V6) + " -t mangle -F METALEG-MARK");
-      Optional<String> drift = dp.drift();
+      Optional<String> drift = nextDrift();
       assertCheap();
       assertTrue(
           drift.orElse("").contains("chain mangle/METALEG-MARK has 0 rules"), drift.toString());
@@ -157,7 +206,7 @@ class CanaryKernelIT {
       // a set in use cannot be destroyed; flushing it (or swapping it) is the external change
       String set = Names.sourceSet("shop/web", Family.V4);
       sh(ns, "ipset flush " + set);
-      Optional<String> drift = dp.drift();
+      Optional<String> drift = nextDrift();
       assertCheap();
       assertTrue(
           drift.orElse("").contains("ipset " + set + " has 0 members, want 2"), drift.toString());
@@ -173,7 +222,7 @@ class CanaryKernelIT {
   void deletedRouteOrIpRule(Backend backend) {
     programmed("rt", backend);
     sh(ns, "ip -6 route del default table 100001");
-    Optional<String> drift = dp.drift();
+    Optional<String> drift = nextDrift();
     if (!backend.nft()) {
       assertCheap();
     }
@@ -192,7 +241,7 @@ class CanaryKernelIT {
   void movedOrDeletedJump(Backend backend) {
     programmed("mj", backend);
     sh(ns, ipt(backend, Family.V4) + " -t mangle -I PREROUTING 1 -j ACCEPT");
-    Optional<String> drift = dp.drift();
+    Optional<String> drift = nextDrift();
     assertCheap();
     assertTrue(
         drift.orElse("").contains("jump to mangle/METALEG-MARK at position 2"), drift.toString());
@@ -213,5 +262,8 @@ class CanaryKernelIT {
     programmed("dt", backend);
     sh(ns, "nft delete table inet metaleg");
     detectedAndRepaired("table inet metaleg missing");
+    // the full sync paused the monitor; the canary's next run started it again
+    sh(ns, "nft flush chain inet metaleg forward");
+    detectedAndRepaired("nft chain forward has 0 rules");
   }
 }

@@ -1,6 +1,7 @@
 package de.metaleg.agent.kernel;
 
 import static de.metaleg.agent.kernel.DataplaneKernelIT.forward;
+import static de.metaleg.agent.kernel.DataplaneKernelIT.gateway;
 import static de.metaleg.agent.kernel.DataplaneKernelIT.reject;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,8 +12,12 @@ import de.metaleg.agent.render.NodeFacts;
 import de.metaleg.common.net.Family;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -97,6 +102,70 @@ class IptablesDataplaneOrderTest {
         rules >= 0 && removeRule > rules && removeRoutes > rules && destroy > rules,
         r.calls.toString());
     assertTrue(r.calls.size() <= 6, "a handful of transactions, no exec per rule: " + r.calls);
+  }
+
+  /** A fake ipset: applies restore payloads, answers {@code ipset list -t} with the counts. */
+  static class FakeIpset extends Recorder {
+    final Map<String, Set<String>> sets = new TreeMap<>();
+
+    @Override
+    public Result run(List<String> argv, String stdin) {
+      super.run(argv, stdin);
+      if (String.join(" ", argv).equals("ipset restore")) {
+        stdin.lines().map(l -> l.split(" ")).forEach(this::apply);
+      } else if (String.join(" ", argv).equals("ipset list -t")) {
+        StringBuilder out = new StringBuilder();
+        sets.forEach(
+            (name, members) ->
+                out.append("Name: ")
+                    .append(name)
+                    .append("\nType: hash:ip\nNumber of entries: ")
+                    .append(members.size())
+                    .append("\n\n"));
+        return new Result(0, out.toString(), "");
+      } else if (argv.get(0).equals("ip") && argv.contains("-j")) {
+        return new Result(0, "[]\n".repeat((int) stdin.lines().count()), "");
+      }
+      return new Result(0, "", "");
+    }
+
+    private void apply(String[] line) {
+      switch (line[0]) {
+        case "create" -> sets.putIfAbsent(line[1], new LinkedHashSet<>());
+        case "add" -> sets.get(line[1]).add(line[2]);
+        case "del" -> sets.get(line[1]).remove(line[2]);
+        case "flush" -> sets.get(line[1]).clear();
+        case "destroy" -> sets.remove(line[1]);
+        case "swap" -> {
+          Set<String> a = sets.get(line[1]);
+          sets.put(line[1], sets.get(line[2]));
+          sets.put(line[2], a);
+        }
+        default -> throw new IllegalArgumentException(String.join(" ", line));
+      }
+    }
+  }
+
+  @Test
+  void theCanaryComparesSetSizesAndReadsNoChainWhileNothingChanged() {
+    FakeIpset r = new FakeIpset();
+    boolean[] changed = {false};
+    IptablesDataplane dp = new IptablesDataplane(r, IptablesFlavor.NFT, facts, () -> changed[0]);
+    String[] sources = new String[300]; // more members than Java caches boxed Integers for
+    for (int i = 0; i < sources.length; i++) {
+      sources[i] = "10.244." + (1 + i / 250) + "." + (1 + i % 250);
+    }
+    dp.sync(
+        new DesiredPlan(List.of(gateway("shop/api", Family.V4, "198.51.100.10", sources))), false);
+    r.calls.clear();
+    assertEquals(Optional.empty(), dp.drift());
+    assertTrue(r.calls.stream().noneMatch(c -> c.argv().contains(" -S ")), r.calls.toString());
+    assertTrue(r.indexOf("ipset list -t", "") >= 0, r.calls.toString());
+
+    String set = de.metaleg.agent.render.Names.sourceSet("shop/api", Family.V4);
+    r.sets.get(set).remove(sources[7]);
+    assertEquals(
+        Optional.of("ipset " + set + " has 299 members, want 300"), dp.drift(), "one member gone");
   }
 
   @Test

@@ -72,6 +72,25 @@ class KernelParsingTest {
   }
 
   @Test
+  void parsesOwnedRulesFromJson() {
+    // ip -j -4 rule show (iproute2 6.1): other priorities, tables outside the range and rules with
+    // other selectors are not ours
+    String json =
+        "[{\"priority\":0,\"src\":\"all\",\"table\":\"local\"},"
+            + "{\"priority\":10000,\"src\":\"all\",\"fwmark\":\"0x100000\",\"fwmask\":\"0xf00000\",\"table\":\"100001\"},"
+            + "{\"priority\":10000,\"src\":\"10.0.0.0\",\"srclen\":8,\"fwmark\":\"0x200000\",\"fwmask\":\"0xf00000\",\"table\":\"100002\"},"
+            + "{\"priority\":9000,\"src\":\"all\",\"fwmark\":\"0x300000\",\"fwmask\":\"0xf00000\",\"table\":\"100003\"},"
+            + "{\"priority\":10000,\"src\":\"all\",\"fwmark\":\"0x100000\",\"fwmask\":\"0xf00000\",\"table\":\"200\"},"
+            + "{\"priority\":10000,\"src\":\"all\",\"fwmark\":\"0xf00000\",\"fwmask\":\"0xf00000\",\"table\":\"100015\"},"
+            + "{\"priority\":32766,\"src\":\"all\",\"table\":\"main\"}]";
+    assertEquals(
+        List.of(
+            new PolicyRule(Family.V4, 0x100000, 0xf00000, 100001, 10000),
+            new PolicyRule(Family.V4, 0xf00000, 0xf00000, 100015, 10000)),
+        KernelReader.parseJsonRules(Family.V4, SPACE, json));
+  }
+
+  @Test
   void countsOwnedChainRulesAndJumps() {
     String save =
         """
