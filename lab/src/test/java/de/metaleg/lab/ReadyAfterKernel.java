@@ -3,8 +3,8 @@ package de.metaleg.lab;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import de.metaleg.api.v1alpha1.EgressPlan;
+import de.metaleg.testing.Upserts;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -84,7 +84,8 @@ final class ReadyAfterKernel implements AutoCloseable {
       changes.put(n.name(), new ArrayList<>());
     }
     KubernetesClient client = lab.client();
-    informer = client.resources(EgressPlan.class).inform(new Recorder(), 0);
+    informer =
+        client.resources(EgressPlan.class).inform(Upserts.handler(this::record, this::forget), 0);
     for (LabPlan.Node n : plan.nodes()) { // one thread each: a node's poll interval stays short
       Thread t = new Thread(() -> poll(n), "kernel-fingerprints-" + n.name());
       t.setDaemon(true);
@@ -232,40 +233,25 @@ final class ReadyAfterKernel implements AutoCloseable {
     }
   }
 
-  private final class Recorder implements ResourceEventHandler<EgressPlan> {
-    @Override
-    public void onAdd(EgressPlan p) {
-      record(p);
-    }
-
-    @Override
-    public void onUpdate(EgressPlan old, EgressPlan p) {
-      record(p);
-    }
-
-    @Override
-    public void onDelete(EgressPlan p, boolean unknownFinalState) {
-      synchronized (ReadyAfterKernel.this) {
-        latest.remove(p.getMetadata().getName());
+  private void record(EgressPlan p) {
+    long at = System.nanoTime();
+    String node = p.getMetadata().getName();
+    long generation = Objects.requireNonNullElse(p.getMetadata().getGeneration(), 0L);
+    boolean ready =
+        p.getStatus() != null
+            && Objects.equals(p.getStatus().getObservedGeneration(), generation)
+            && "True".equals(PlanTable.ready(p.getStatus()));
+    synchronized (this) {
+      latest.put(node, p);
+      List<Sample> list = samples.get(node);
+      if (list != null) {
+        list.add(new Sample(at, generation, ready));
       }
     }
+  }
 
-    private void record(EgressPlan p) {
-      long at = System.nanoTime();
-      String node = p.getMetadata().getName();
-      long generation = Objects.requireNonNullElse(p.getMetadata().getGeneration(), 0L);
-      boolean ready =
-          p.getStatus() != null
-              && Objects.equals(p.getStatus().getObservedGeneration(), generation)
-              && "True".equals(PlanTable.ready(p.getStatus()));
-      synchronized (ReadyAfterKernel.this) {
-        latest.put(node, p);
-        List<Sample> list = samples.get(node);
-        if (list != null) {
-          list.add(new Sample(at, generation, ready));
-        }
-      }
-    }
+  private synchronized void forget(EgressPlan p) {
+    latest.remove(p.getMetadata().getName());
   }
 
   @Override

@@ -8,6 +8,7 @@ import de.metaleg.controller.Controller;
 import de.metaleg.controller.ControllerConfig;
 import de.metaleg.controller.k8s.PlanWriter;
 import de.metaleg.testing.CrudApiServer;
+import de.metaleg.testing.Upserts;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
@@ -114,7 +115,7 @@ public final class ApiServerBenchmark {
       String commands = System.getProperty("bench.controllerCommand");
       if (commands != null) {
         SharedIndexInformer<EgressPlan> informer =
-            b.observer.resources(EgressPlan.class).inform(b.new PlanHandler());
+            b.observer.resources(EgressPlan.class).inform(b.planHandler());
         for (String command : commands.split(";;")) {
           b.startProcess(command);
         }
@@ -134,7 +135,7 @@ public final class ApiServerBenchmark {
 
   void run(int repetitions) throws Exception {
     SharedIndexInformer<EgressPlan> informer =
-        observer.resources(EgressPlan.class).inform(new PlanHandler());
+        observer.resources(EgressPlan.class).inform(planHandler());
     long heapBefore = heapAfterGc();
     controller =
         new Controller(
@@ -398,22 +399,13 @@ public final class ApiServerBenchmark {
     w.done().complete(System.nanoTime());
   }
 
-  private final class PlanHandler implements ResourceEventHandler<EgressPlan> {
-    @Override
-    public void onAdd(EgressPlan p) {
-      plans.put(p.getMetadata().getName(), p);
-      check(waiter);
-    }
-
-    @Override
-    public void onUpdate(EgressPlan old, EgressPlan p) {
-      onAdd(p);
-    }
-
-    @Override
-    public void onDelete(EgressPlan p, boolean unknown) {
-      plans.remove(p.getMetadata().getName());
-    }
+  private ResourceEventHandler<EgressPlan> planHandler() {
+    return Upserts.handler(
+        p -> {
+          plans.put(p.getMetadata().getName(), p);
+          check(waiter);
+        },
+        p -> plans.remove(p.getMetadata().getName()));
   }
 
   private static List<EgressEntry> entries(EgressPlan p, String svc) {

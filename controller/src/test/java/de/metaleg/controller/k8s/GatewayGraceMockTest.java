@@ -9,9 +9,9 @@ import de.metaleg.api.metallb.ServiceL2StatusStatus;
 import de.metaleg.api.v1alpha1.EgressPlan;
 import de.metaleg.controller.Controller;
 import de.metaleg.controller.ControllerConfig;
+import de.metaleg.testing.Upserts;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
-import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.ArrayList;
@@ -101,24 +101,7 @@ class GatewayGraceMockTest {
    */
   void recordRevisions() {
     informer =
-        cluster
-            .client
-            .resources(EgressPlan.class)
-            .inform(
-                new ResourceEventHandler<>() {
-                  @Override
-                  public void onAdd(EgressPlan p) {
-                    record(p);
-                  }
-
-                  @Override
-                  public void onUpdate(EgressPlan old, EgressPlan p) {
-                    record(p);
-                  }
-
-                  @Override
-                  public void onDelete(EgressPlan p, boolean unknown) {}
-                });
+        cluster.client.resources(EgressPlan.class).inform(Upserts.handler(this::record, p -> {}));
   }
 
   void record(EgressPlan p) {

@@ -79,8 +79,7 @@ public final class IptablesDataplane implements Dataplane {
   private Applied applied;
   private final JumpFight fight = new JumpFight();
   private final KernelChanges changes;
-  // the canary found drift in nf_tables: read it again on every run until a full sync repaired it
-  private boolean readBack;
+  private final ReadBack readBack;
 
   /** A canary that lists our chains and jumps every time. */
   public IptablesDataplane(CommandRunner runner, IptablesFlavor flavor, NodeFacts facts) {
@@ -94,6 +93,7 @@ public final class IptablesDataplane implements Dataplane {
   public IptablesDataplane(
       CommandRunner runner, IptablesFlavor flavor, NodeFacts facts, KernelChanges changes) {
     this.changes = flavor == IptablesFlavor.NFT ? changes : KernelChanges.UNKNOWN;
+    this.readBack = new ReadBack(this.changes);
     runner = this.changes.own(runner);
     this.runner = runner;
     this.flavor = flavor;
@@ -192,7 +192,7 @@ public final class IptablesDataplane implements Dataplane {
     }
     Steps.lap(steps, t, "stale");
     warnings.forEach(w -> LOG.warn("{}", w));
-    readBack &= !full;
+    readBack.synced(full);
     applied = new Applied(state, payloads, setsOf(state), IpBatchRoutes.routesOf(state));
     LOG.debug("{} sync steps (ms): {}", full ? "full" : "incremental", steps);
     return new SyncResult(state, full, warnings, steps);
@@ -299,11 +299,7 @@ public final class IptablesDataplane implements Dataplane {
                 drift.add("ipset " + name + " has " + have + " members, want " + members);
               }
             });
-    if (changes.changed() || readBack) {
-      int before = drift.size();
-      chainDrift(a, drift);
-      readBack = drift.size() > before;
-    }
+    readBack.check(drift, d -> chainDrift(a, d));
     drift.addAll(netlink.drift(a.state()));
     return drift.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", drift));
   }

@@ -47,8 +47,7 @@ public final class NftDataplane implements Dataplane {
   private Map<String, Integer> allocation;
   private Applied applied;
   private final KernelChanges changes;
-  // the canary found drift in nf_tables: read it again on every run until a full sync repaired it
-  private boolean readBack;
+  private final ReadBack readBack;
 
   /** A canary that lists the table every time. */
   public NftDataplane(CommandRunner runner, NodeFacts facts) {
@@ -58,6 +57,7 @@ public final class NftDataplane implements Dataplane {
   /** {@code changes} tells the canary when the table may have changed. */
   public NftDataplane(CommandRunner runner, NodeFacts facts, KernelChanges changes) {
     this.changes = changes;
+    this.readBack = new ReadBack(changes);
     runner = changes.own(runner);
     this.runner = runner;
     this.facts = facts;
@@ -126,7 +126,7 @@ public final class NftDataplane implements Dataplane {
     netlink.removeStale(state, installed.touched(), warnings);
     Steps.lap(steps, t, "stale");
     warnings.forEach(w -> LOG.warn("{}", w));
-    readBack &= !full;
+    readBack.synced(full);
     applied = new Applied(state, IpBatchRoutes.routesOf(state));
     LOG.debug("{} sync steps (ms): {}", full ? "full" : "incremental", steps);
     return new SyncResult(state, full, warnings, steps);
@@ -172,11 +172,7 @@ public final class NftDataplane implements Dataplane {
       return Optional.empty();
     }
     List<String> drift = new ArrayList<>();
-    if (changes.changed() || readBack) {
-      int before = drift.size();
-      tableDrift(a, drift);
-      readBack = drift.size() > before;
-    }
+    readBack.check(drift, d -> tableDrift(a, d));
     drift.addAll(netlink.drift(a.state()));
     return drift.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", drift));
   }
