@@ -77,6 +77,7 @@ class PrometheusE2EIT {
 
   static Lab lab;
   static LabPlan plan;
+  static MetalLbSimulator metallb;
   static Process prometheus;
   static Process forward;
   static Path work;
@@ -111,7 +112,8 @@ class PrometheusE2EIT {
             .map(p -> new Endpoint("web-" + p.id(), p.node(), p.ipv4(), p.ipv6()))
             .toList();
     cluster.createService(WEB, true, plan.lbIPv4(), plan.lbIPv6(), endpoints);
-    new MetalLbSimulator(cluster, plan).announce(WEB, "node-2");
+    metallb = new MetalLbSimulator(cluster, plan);
+    metallb.announce(WEB, "node-2");
 
     work = Files.createDirectories(Lab.RUN.resolve("prometheus"));
     deleteTree(work);
@@ -394,6 +396,62 @@ class PrometheusE2EIT {
         Duration.ofSeconds(90),
         () -> query(alert).isEmpty() ? Optional.empty() : Optional.of("still: " + query(alert)));
     assertTrue(System.nanoTime() - stopped > Duration.ofSeconds(20).toNanos());
+  }
+
+  /**
+   * The network-programming SLI (issue 12): a failover's trigger time reaches every node, and each
+   * agent observes it once its kernel is programmed; the controller's share is observed too.
+   */
+  @Test
+  @Order(6)
+  void aFailoverIsObservedByTheNetworkProgrammingSli() {
+    String agents =
+        "sum by (node) (metaleg_network_programming_duration_seconds_count{job=\"metaleg-agent\"})";
+    String controller =
+        "sum(metaleg_controller_programming_duration_seconds_count{job=\"metaleg-controller\"})";
+    Map<String, Double> before = byNode(query(agents));
+    double controllerBefore = sum(query(controller));
+    assertEquals(plan.nodes().size(), before.size(), "every agent exports the SLI: " + before);
+    metallb.failover(WEB, "node-3");
+    Await.until(
+        "every agent and the controller to observe the failover",
+        Duration.ofSeconds(60),
+        () -> {
+          Map<String, Double> now = byNode(query(agents));
+          List<String> missing = new ArrayList<>();
+          plan.nodes()
+              .forEach(
+                  n -> {
+                    if (now.getOrDefault(n.name(), 0.0) <= before.getOrDefault(n.name(), 0.0)) {
+                      missing.add(n.name());
+                    }
+                  });
+          if (sum(query(controller)) <= controllerBefore) {
+            missing.add("controller");
+          }
+          return missing.isEmpty()
+              ? Optional.empty()
+              : Optional.of("not observed by " + missing + ", counts " + now);
+        });
+    // the observed latency is what a failover costs here: well under the resync interval
+    List<Map<String, Object>> p99 =
+        query(
+            "histogram_quantile(0.99, sum by (le, node) (rate("
+                + "metaleg_network_programming_duration_seconds_bucket{job=\"metaleg-agent\"}[5m])))");
+    Map<String, Double> seconds = byNode(p99);
+    System.out.println("Prometheus E2E: network-programming p99 after the failover: " + seconds);
+    seconds.forEach(
+        (node, v) -> assertTrue(v > 0 && v < 10, node + " p99 " + v + " s (want 0 < p99 < 10 s)"));
+  }
+
+  static Map<String, Double> byNode(List<Map<String, Object>> samples) {
+    Map<String, Double> out = new TreeMap<>();
+    samples.forEach(s -> out.put(metric(s).get("node"), Double.parseDouble(value(s))));
+    return out;
+  }
+
+  static double sum(List<Map<String, Object>> samples) {
+    return samples.stream().mapToDouble(s -> Double.parseDouble(value(s))).sum();
   }
 
   // ---------------------------------------------------------------- the lab's Prometheus
