@@ -69,7 +69,6 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
   private ScheduledFuture<?> expiry; // guarded by lock
   private long expiryAtNanos;
   private volatile boolean primed;
-  private long gatewayMetersFor = -1; // the state's gatewayServicesVersion the meters match
 
   public ClusterWatch(
       KubernetesClient client,
@@ -259,11 +258,7 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
     u.findings().forEach(events::record);
     triggers.record(u.nodes(), changedAt);
     trigger(u.nodes());
-    long version = state.gatewayServicesVersion();
-    if (version != gatewayMetersFor) { // not per event: at start-up that was half the CPU
-      metrics.gatewayServices(state.gatewayServices());
-      gatewayMetersFor = version;
-    }
+    metrics.syncGatewayServices();
     scheduleExpiry();
   }
 

@@ -129,7 +129,7 @@ class ControllerMetricsTest {
         List.of(new ServiceInput(A, true, "LoadBalancer", List.of("198.51.100.10"))),
         Map.of(A, Map.of("a-1", List.of(new EndpointInput("10.0.2.5", "node-2", "p")))),
         List.of(l2("l2-a", "node-1")));
-    metrics.gatewayServices(state.gatewayServices());
+    metrics.syncGatewayServices();
 
     now.set(now.get().plusMillis(100));
     state.removeAnnouncer("metallb-system/l2-a");
@@ -155,12 +155,12 @@ class ControllerMetricsTest {
         lines(registry, "metaleg_controller_gateway_moves_total"));
 
     state.removeService(A);
-    metrics.gatewayServices(state.gatewayServices());
+    metrics.syncGatewayServices();
     assertFalse(
         registry.scrape().contains("service=\"ns/a\""), "a deleted Service's series go away");
   }
 
-  /** ClusterWatch refreshes the per-Service meters only when this version moved. */
+  /** ControllerMetrics refreshes the per-Service meters only when this version moved. */
   @Test
   void gatewayServicesVersionMovesWhenAServiceEntersOrLeavesNotOnOtherChanges() {
     AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2026-01-01T00:00:00Z"));
