@@ -78,7 +78,6 @@ public final class IptablesDataplane implements Dataplane {
   private Map<String, Integer> allocation;
   private Applied applied;
   private final JumpFight fight = new JumpFight();
-  private final KernelChanges changes;
   private final ReadBack readBack;
 
   /** A canary that lists our chains and jumps every time. */
@@ -92,9 +91,9 @@ public final class IptablesDataplane implements Dataplane {
    */
   public IptablesDataplane(
       CommandRunner runner, IptablesFlavor flavor, NodeFacts facts, KernelChanges changes) {
-    this.changes = flavor == IptablesFlavor.NFT ? changes : KernelChanges.UNKNOWN;
-    this.readBack = new ReadBack(this.changes);
-    runner = this.changes.own(runner);
+    KernelChanges nfTables = flavor == IptablesFlavor.NFT ? changes : KernelChanges.UNKNOWN;
+    this.readBack = new ReadBack(nfTables);
+    runner = nfTables.own(runner);
     this.runner = runner;
     this.flavor = flavor;
     this.facts = facts;

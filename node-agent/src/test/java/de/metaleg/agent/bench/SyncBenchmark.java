@@ -104,16 +104,19 @@ public final class SyncBenchmark {
     }
   }
 
+  /** The plan as a first sync renders it: marks allocated from nothing. */
+  private static DesiredState rendered(NodeFacts facts, List<Entry> plan) {
+    DesiredPlan p = new DesiredPlan(plan);
+    return DataplaneRenderer.render(
+        p,
+        facts,
+        MarkAllocator.allocate(Map.of(), MarkAllocator.gatewayNodes(p), facts.marks().maxIndex()),
+        Set.of());
+  }
+
   private static void floor(
       Namespace ns, IptablesFlavor flavor, NodeFacts facts, List<Entry> plan, int entries) {
-    DesiredPlan p = new DesiredPlan(plan);
-    DesiredState state =
-        DataplaneRenderer.render(
-            p,
-            facts,
-            MarkAllocator.allocate(
-                Map.of(), MarkAllocator.gatewayNodes(p), facts.marks().maxIndex()),
-            Set.of());
+    DesiredState state = rendered(facts, plan);
     String ipset = IpsetPayloads.install(state.sets(), Map.of(), false);
     ns.reset();
     long t0 = System.nanoTime();
@@ -139,14 +142,7 @@ public final class SyncBenchmark {
   }
 
   private static void nftFloor(Namespace ns, NodeFacts facts, List<Entry> plan, int entries) {
-    DesiredPlan p = new DesiredPlan(plan);
-    DesiredState state =
-        DataplaneRenderer.render(
-            p,
-            facts,
-            MarkAllocator.allocate(
-                Map.of(), MarkAllocator.gatewayNodes(p), facts.marks().maxIndex()),
-            Set.of());
+    DesiredState state = rendered(facts, plan);
     NftState nft = NftPayloads.state(state, facts.marks());
     String payload = NftPayloads.full(nft, facts.marks(), Set.of());
     ns.reset();
