@@ -42,11 +42,7 @@ public final class PlanTable {
     if (s == null) {
       return "-";
     }
-    return s.getConditions().stream()
-        .filter(c -> EgressPlanStatus.CONDITION_READY.equals(c.getType()))
-        .map(Condition::getStatus)
-        .findFirst()
-        .orElse("-");
+    return s.condition(EgressPlanStatus.CONDITION_READY).map(Condition::getStatus).orElse("-");
   }
 
   static String entry(EgressEntry e) {

@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.api.model.Condition;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 
 /** Written only by the node's agent. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -59,6 +60,11 @@ public class EgressPlanStatus {
 
   public List<Condition> getConditions() {
     return conditions;
+  }
+
+  /** The condition of {@code type}, if the agent wrote one (not a property: takes an argument). */
+  public Optional<Condition> condition(String type) {
+    return conditions.stream().filter(c -> type.equals(c.getType())).findFirst();
   }
 
   public void setConditions(List<Condition> conditions) {

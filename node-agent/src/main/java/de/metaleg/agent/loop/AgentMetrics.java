@@ -166,8 +166,7 @@ public final class AgentMetrics {
   }
 
   private static boolean isTrue(EgressPlanStatus status, String type) {
-    return status.getConditions().stream()
-        .anyMatch(c -> type.equals(c.getType()) && "True".equals(c.getStatus()));
+    return status.condition(type).map(c -> "True".equals(c.getStatus())).orElse(false);
   }
 
   public double statusWrites() {

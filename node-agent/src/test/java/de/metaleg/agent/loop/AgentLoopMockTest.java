@@ -94,10 +94,7 @@ class AgentLoopMockTest {
   }
 
   private static Condition condition(EgressPlanStatus s, String type) {
-    return s.getConditions().stream()
-        .filter(c -> type.equals(c.getType()))
-        .findFirst()
-        .orElseThrow();
+    return s.condition(type).orElseThrow();
   }
 
   private static void await(String what, BooleanSupplier check) throws InterruptedException {

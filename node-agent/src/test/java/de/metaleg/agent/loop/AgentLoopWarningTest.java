@@ -25,10 +25,7 @@ import org.junit.jupiter.api.Test;
  */
 class AgentLoopWarningTest {
   private static Condition degraded(EgressPlanStatus s) {
-    return s.getConditions().stream()
-        .filter(c -> c.getType().equals(EgressPlanStatus.CONDITION_DEGRADED))
-        .findFirst()
-        .orElseThrow();
+    return s.condition(EgressPlanStatus.CONDITION_DEGRADED).orElseThrow();
   }
 
   private static EgressPlanStatus awaitWrite(List<EgressPlanStatus> writes, int n)

@@ -20,10 +20,7 @@ class StatusBuilderTest {
   }
 
   private static Condition cond(EgressPlanStatus s, String type) {
-    return s.getConditions().stream()
-        .filter(c -> c.getType().equals(type))
-        .findFirst()
-        .orElseThrow();
+    return s.condition(type).orElseThrow();
   }
 
   @Test

@@ -142,10 +142,7 @@ class StatusWriteMockTest {
   }
 
   private static Condition condition(EgressPlanStatus s, String type) {
-    return s.getConditions().stream()
-        .filter(c -> type.equals(c.getType()))
-        .findFirst()
-        .orElseThrow();
+    return s.condition(type).orElseThrow();
   }
 
   private boolean readyFor(long generation) {
