@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -15,6 +16,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 
 /**
  * Long-lived flows from pod namespaces to the external host's flow port (lab/scripts/flows.py, one
@@ -121,6 +123,9 @@ final class Flows implements AutoCloseable {
   /** Seconds without an answer after which flows.py gives a TCP connection up. */
   static final int DEAD_S = 60;
 
+  /** The long-lived flows flows.py runs per pod. */
+  static final List<String> LONG_LIVED = List.of("tcp4", "tcp6", "udp4", "udp6");
+
   static double nowMs() {
     return System.nanoTime() / 1e6;
   }
@@ -221,21 +226,11 @@ final class Flows implements AutoCloseable {
                   "flows.py in pod " + e.getKey() + " exited: " + raw(e.getKey()));
             }
           }
-          List<String> missing = new ArrayList<>();
-          Report r = report(0, nowMs());
-          for (FlowStats f : r.flows()) {
-            long good = f.sources().getOrDefault(lbFor(f.flow()), 0);
-            if (good < answers) {
-              missing.add(f.pod() + " " + f.flow() + " " + f.sources());
-            }
-          }
-          for (String pod : processes.keySet()) {
-            for (String flow : List.of("tcp4", "tcp6", "udp4", "udp6")) {
-              if (r.flows().stream().noneMatch(f -> f.pod().equals(pod) && f.flow().equals(flow))) {
-                missing.add(pod + " " + flow + " no answer yet");
-              }
-            }
-          }
+          List<String> missing =
+              lacking(
+                  report(0, nowMs()),
+                  processes.keySet(),
+                  f -> f.sources().getOrDefault(lbFor(f.flow()), 0) >= answers);
           return missing.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", missing));
         });
   }
@@ -249,20 +244,31 @@ final class Flows implements AutoCloseable {
         "the long-lived flows of " + pods + " to answer again",
         timeout,
         () -> {
-          Report r = report(since, nowMs());
-          List<String> silent = new ArrayList<>();
-          for (String pod : pods) {
-            for (String flow : List.of("tcp4", "tcp6", "udp4", "udp6")) {
-              if (r.flows().stream()
-                  .noneMatch(
-                      f -> f.pod().equals(pod) && f.flow().equals(flow) && f.answers() > 0)) {
-                silent.add(pod + " " + flow);
-              }
-            }
-          }
+          List<String> silent = lacking(report(since, nowMs()), pods, f -> f.answers() > 0);
           return silent.isEmpty() ? Optional.empty() : Optional.of("silent: " + silent);
         });
     return report(since, nowMs());
+  }
+
+  /**
+   * Each long-lived flow of {@code pods} whose statistics in {@code r} do not pass {@code ok}, as
+   * "pod flow" and its sources so far (or "no answer yet").
+   */
+  static List<String> lacking(Report r, Collection<String> pods, Predicate<FlowStats> ok) {
+    List<String> out = new ArrayList<>();
+    for (String pod : pods) {
+      for (String flow : LONG_LIVED) {
+        Optional<FlowStats> s =
+            r.flows().stream()
+                .filter(f -> f.pod().equals(pod) && f.flow().equals(flow))
+                .findFirst();
+        if (s.isEmpty() || !ok.test(s.get())) {
+          out.add(
+              pod + " " + flow + " " + s.map(f -> f.sources().toString()).orElse("no answer yet"));
+        }
+      }
+    }
+    return out;
   }
 
   String lbFor(String flow) {
@@ -283,7 +289,7 @@ final class Flows implements AutoCloseable {
       }
     }
     for (String pod : pods) { // a flow without any event stalled throughout
-      for (String flow : List.of("tcp4", "tcp6", "udp4", "udp6")) {
+      for (String flow : LONG_LIVED) {
         byFlow.computeIfAbsent(pod + " " + flow, k -> new ArrayList<>());
       }
     }

@@ -58,7 +58,7 @@ class TransitionE2EIT {
   /** How long flows keep running after a change has converged, to show they carry on. */
   static final long HOLD_MS = 3_000;
 
-  static final List<String> FLOWS = List.of("tcp4", "tcp6", "udp4", "udp6");
+  static final List<String> FLOWS = Flows.LONG_LIVED;
 
   /** A flow that answered within this much of a window's end is alive. */
   static final long ALIVE_MS = 2_000;
