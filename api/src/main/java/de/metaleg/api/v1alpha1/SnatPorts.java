@@ -33,6 +33,6 @@ public final class SnatPorts {
 
   /** How many moves (0 or 1, modulo 2) a plan's half stands for; -1 if it is none of them. */
   public static int parity(String half) {
-    return HALVES.indexOf(half);
+    return half == null ? -1 : HALVES.indexOf(half);
   }
 }
