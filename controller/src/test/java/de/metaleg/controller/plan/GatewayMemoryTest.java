@@ -66,14 +66,20 @@ class GatewayMemoryTest {
 
   static final List<String> VIA_NODE_1 =
       List.of(
-          "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 | v4 snat=198.51.100.10 src=10.0.2.5",
+          "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 ports=upper | v4 snat=198.51.100.10 src=10.0.2.5",
           "node-2 ns/a Forward/AnnouncedByOtherNode gw=node-1 | v4 snat=198.51.100.10"
               + " via=192.0.2.1 src=10.0.2.5");
   static final List<String> VIA_NODE_3 =
       List.of(
           "node-2 ns/a Forward/AnnouncedByOtherNode gw=node-3 | v4 snat=198.51.100.10"
               + " via=192.0.2.3 src=10.0.2.5",
-          "node-3 ns/a Gateway/AnnouncedByThisNode gw=node-3 | v4 snat=198.51.100.10 src=10.0.2.5");
+          "node-3 ns/a Gateway/AnnouncedByThisNode gw=node-3 ports=upper | v4 snat=198.51.100.10 src=10.0.2.5");
+
+  /** The same plans with the gateway on the lower half of the port space (after a move). */
+  static List<String> lower(List<String> plans) {
+    return plans.stream().map(l -> l.replace(" ports=upper", " ports=lower")).toList();
+  }
+
   static final List<String> REJECTED =
       List.of("node-2 ns/a Reject/NoAnnouncer | v4 snat=198.51.100.10 src=10.0.2.5");
 
@@ -82,62 +88,74 @@ class GatewayMemoryTest {
         c(
             "the announcer disappears and the same node announces again within the grace: the"
                 + " plans never change and nothing counts as a move",
-            at(0, webOn("node-1"), VIA_NODE_1, "ns/a last=node-1 without=0ms moves=0"),
+            at(0, webOn("node-1"), VIA_NODE_1, "ns/a last=node-1 without=0ms moves=0 half=upper"),
             at(
                 100,
                 web(),
                 VIA_NODE_1,
-                "ns/a last=node-1 missing without=0ms moves=0",
+                "ns/a last=node-1 missing without=0ms moves=0 half=upper",
                 "expiry=2100"),
-            at(300, webOn("node-1"), VIA_NODE_1, "ns/a last=node-1 without=200ms moves=0")),
+            at(
+                300,
+                webOn("node-1"),
+                VIA_NODE_1,
+                "ns/a last=node-1 without=200ms moves=0 half=upper")),
         c(
             "MetalLB's failover: the old ServiceL2Status is deleted, 150 ms later the new one"
                 + " appears on node-3 without status.node (only the metallb.io/node label): the"
                 + " plans go straight from node-1 to node-3, one move",
-            at(0, webOn("node-1"), VIA_NODE_1, "ns/a last=node-1 without=0ms moves=0"),
+            at(0, webOn("node-1"), VIA_NODE_1, "ns/a last=node-1 without=0ms moves=0 half=upper"),
             at(
                 100,
                 web(),
                 VIA_NODE_1,
-                "ns/a last=node-1 missing without=0ms moves=0",
+                "ns/a last=node-1 missing without=0ms moves=0 half=upper",
                 "expiry=2100"),
             at(
                 250,
                 web(f -> f.l2LabelOnly("ns/a", "l2-x7", T0, "node-3")),
-                VIA_NODE_3,
-                "ns/a last=node-3 without=150ms moves=1")),
+                lower(VIA_NODE_3),
+                "ns/a last=node-3 without=150ms moves=1 half=lower")),
         c(
             "no announcer returns: the last gateway holds until the grace runs out (not a"
                 + " millisecond longer), then the pods' egress is rejected; a later announcer"
                 + " on another node still counts as a move",
-            at(0, webOn("node-1"), VIA_NODE_1, "ns/a last=node-1 without=0ms moves=0"),
+            at(0, webOn("node-1"), VIA_NODE_1, "ns/a last=node-1 without=0ms moves=0 half=upper"),
             at(
                 100,
                 web(),
                 VIA_NODE_1,
-                "ns/a last=node-1 missing without=0ms moves=0",
+                "ns/a last=node-1 missing without=0ms moves=0 half=upper",
                 "expiry=2100"),
             at(
                 2099,
                 web(),
                 VIA_NODE_1,
-                "ns/a last=node-1 missing without=1999ms moves=0",
+                "ns/a last=node-1 missing without=1999ms moves=0 half=upper",
                 "expiry=2100"),
-            at(2100, web(), REJECTED, "ns/a last=node-1 missing without=2000ms moves=0"),
-            at(5000, webOn("node-3"), VIA_NODE_3, "ns/a last=node-3 without=4900ms moves=1")),
+            at(2100, web(), REJECTED, "ns/a last=node-1 missing without=2000ms moves=0 half=upper"),
+            at(
+                5000,
+                webOn("node-3"),
+                lower(VIA_NODE_3),
+                "ns/a last=node-3 without=4900ms moves=1 half=lower")),
         c(
             "grace 0: a missing announcer rejects at once, as before the grace existed",
             Duration.ZERO,
-            at(0, webOn("node-1"), VIA_NODE_1, "ns/a last=node-1 without=0ms moves=0"),
-            at(100, web(), REJECTED, "ns/a last=node-1 missing without=0ms moves=0")),
+            at(0, webOn("node-1"), VIA_NODE_1, "ns/a last=node-1 without=0ms moves=0 half=upper"),
+            at(100, web(), REJECTED, "ns/a last=node-1 missing without=0ms moves=0 half=upper")),
         c(
             "a Service that never had an announcer has nothing to bridge: it rejects at once",
-            at(0, web(), REJECTED, "ns/a last=- missing without=0ms moves=0"),
-            at(500, webOn("node-1"), VIA_NODE_1, "ns/a last=node-1 without=500ms moves=0")),
+            at(0, web(), REJECTED, "ns/a last=- missing without=0ms moves=0 half=upper"),
+            at(
+                500,
+                webOn("node-1"),
+                VIA_NODE_1,
+                "ns/a last=node-1 without=500ms moves=0 half=upper")),
         c(
             "the remembered gateway Node is deleted during the grace: the grace only bridges a"
                 + " missing announcer, so the normal rule applies at once (unknown gateway node)",
-            at(0, webOn("node-1"), VIA_NODE_1, "ns/a last=node-1 without=0ms moves=0"),
+            at(0, webOn("node-1"), VIA_NODE_1, "ns/a last=node-1 without=0ms moves=0 half=upper"),
             at(
                 100,
                 cluster()
@@ -148,12 +166,12 @@ class GatewayMemoryTest {
                 List.of(
                     "node-2 ns/a Reject/AnnouncerNodeUnknown gw=node-1 | v4 snat=198.51.100.10"
                         + " src=10.0.2.5"),
-                "ns/a last=node-1 missing without=0ms moves=0",
+                "ns/a last=node-1 missing without=0ms moves=0 half=upper",
                 "expiry=2100")),
         c(
             "the remembered gateway loses its IPv4 InternalIP during the grace: rejected at once"
                 + " with the normal reason",
-            at(0, webOn("node-1"), VIA_NODE_1, "ns/a last=node-1 without=0ms moves=0"),
+            at(0, webOn("node-1"), VIA_NODE_1, "ns/a last=node-1 without=0ms moves=0 half=upper"),
             at(
                 100,
                 cluster()
@@ -163,11 +181,11 @@ class GatewayMemoryTest {
                     .svc("ns/a", "198.51.100.10")
                     .ep("ns/a", "10.0.2.5", "node-2"),
                 List.of(
-                    "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 | v4 snat=198.51.100.10"
+                    "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 ports=upper | v4 snat=198.51.100.10"
                         + " src=10.0.2.5",
                     "node-2 ns/a Reject/GatewayHasNoInternalIPv4 gw=node-1 |"
                         + " v4 snat=198.51.100.10 src=10.0.2.5"),
-                "ns/a last=node-1 missing without=0ms moves=0",
+                "ns/a last=node-1 missing without=0ms moves=0 half=upper",
                 "expiry=2100")),
         c(
             "two announcers (a failover in older MetalLB): the newest counts; when it goes the"
@@ -180,12 +198,12 @@ class GatewayMemoryTest {
                         f.l2("ns/a", "l2-old", T0, "node-1")
                             .l2("ns/a", "l2-new", T0.plusSeconds(1), "node-3")),
                 VIA_NODE_3,
-                "ns/a last=node-3 without=0ms moves=0"),
+                "ns/a last=node-3 without=0ms moves=0 half=upper"),
             at(
                 100,
                 web(f -> f.l2("ns/a", "l2-old", T0, "node-1")),
-                VIA_NODE_1,
-                "ns/a last=node-1 without=0ms moves=1")),
+                lower(VIA_NODE_1),
+                "ns/a last=node-1 without=0ms moves=1 half=lower")),
         c(
             "two Services lose their announcers at different moments: each is bridged for its"
                 + " own grace and the next expiry is the earlier one",
@@ -200,10 +218,10 @@ class GatewayMemoryTest {
                     VIA_NODE_1.get(1),
                     "node-2 ns/b Forward/AnnouncedByOtherNode gw=node-3 | v4 snat=198.51.100.20"
                         + " via=192.0.2.3 src=10.0.2.6",
-                    "node-3 ns/b Gateway/AnnouncedByThisNode gw=node-3 | v4 snat=198.51.100.20"
+                    "node-3 ns/b Gateway/AnnouncedByThisNode gw=node-3 ports=upper | v4 snat=198.51.100.20"
                         + " src=10.0.2.6"),
-                "ns/a last=node-1 without=0ms moves=0",
-                "ns/b last=node-3 without=0ms moves=0"),
+                "ns/a last=node-1 without=0ms moves=0 half=upper",
+                "ns/b last=node-3 without=0ms moves=0 half=upper"),
             at(
                 500,
                 web()
@@ -215,10 +233,10 @@ class GatewayMemoryTest {
                     VIA_NODE_1.get(1),
                     "node-2 ns/b Forward/AnnouncedByOtherNode gw=node-3 | v4 snat=198.51.100.20"
                         + " via=192.0.2.3 src=10.0.2.6",
-                    "node-3 ns/b Gateway/AnnouncedByThisNode gw=node-3 | v4 snat=198.51.100.20"
+                    "node-3 ns/b Gateway/AnnouncedByThisNode gw=node-3 ports=upper | v4 snat=198.51.100.20"
                         + " src=10.0.2.6"),
-                "ns/a last=node-1 missing without=0ms moves=0",
-                "ns/b last=node-3 without=0ms moves=0",
+                "ns/a last=node-1 missing without=0ms moves=0 half=upper",
+                "ns/b last=node-3 without=0ms moves=0 half=upper",
                 "expiry=2500"),
             at(
                 1000,
@@ -228,10 +246,10 @@ class GatewayMemoryTest {
                     VIA_NODE_1.get(1),
                     "node-2 ns/b Forward/AnnouncedByOtherNode gw=node-3 | v4 snat=198.51.100.20"
                         + " via=192.0.2.3 src=10.0.2.6",
-                    "node-3 ns/b Gateway/AnnouncedByThisNode gw=node-3 | v4 snat=198.51.100.20"
+                    "node-3 ns/b Gateway/AnnouncedByThisNode gw=node-3 ports=upper | v4 snat=198.51.100.20"
                         + " src=10.0.2.6"),
-                "ns/a last=node-1 missing without=500ms moves=0",
-                "ns/b last=node-3 missing without=0ms moves=0",
+                "ns/a last=node-1 missing without=500ms moves=0 half=upper",
+                "ns/b last=node-3 missing without=0ms moves=0 half=upper",
                 "expiry=2500"),
             at(
                 2500,
@@ -240,23 +258,23 @@ class GatewayMemoryTest {
                     REJECTED.get(0),
                     "node-2 ns/b Forward/AnnouncedByOtherNode gw=node-3 | v4 snat=198.51.100.20"
                         + " via=192.0.2.3 src=10.0.2.6",
-                    "node-3 ns/b Gateway/AnnouncedByThisNode gw=node-3 | v4 snat=198.51.100.20"
+                    "node-3 ns/b Gateway/AnnouncedByThisNode gw=node-3 ports=upper | v4 snat=198.51.100.20"
                         + " src=10.0.2.6"),
-                "ns/a last=node-1 missing without=2000ms moves=0",
-                "ns/b last=node-3 missing without=1500ms moves=0",
+                "ns/a last=node-1 missing without=2000ms moves=0 half=upper",
+                "ns/b last=node-3 missing without=1500ms moves=0 half=upper",
                 "expiry=3000")),
         c(
             "a Service deleted (or unlabelled) during the grace is forgotten: created again, it"
                 + " has no gateway to bridge and rejects until an announcer names one",
-            at(0, webOn("node-1"), VIA_NODE_1, "ns/a last=node-1 without=0ms moves=0"),
+            at(0, webOn("node-1"), VIA_NODE_1, "ns/a last=node-1 without=0ms moves=0 half=upper"),
             at(
                 100,
                 web(),
                 VIA_NODE_1,
-                "ns/a last=node-1 missing without=0ms moves=0",
+                "ns/a last=node-1 missing without=0ms moves=0 half=upper",
                 "expiry=2100"),
             at(200, cluster().threeNodes(), List.of()),
-            at(300, web(), REJECTED, "ns/a last=- missing without=0ms moves=0")),
+            at(300, web(), REJECTED, "ns/a last=- missing without=0ms moves=0 half=upper")),
         c(
             "a Service without LB IP needs no gateway and is not remembered",
             at(0, cluster().threeNodes().svc("ns/a").l2("ns/a", "node-1"), List.of()),
@@ -291,7 +309,12 @@ class GatewayMemoryTest {
                         + " without="
                         + e.missing(now).toMillis()
                         + "ms moves="
-                        + e.moves()));
+                        + e.moves()
+                        + " half="
+                        + Fixtures.ports(e.half().ports())
+                        + (e.half().node().equals(e.lastNode())
+                            ? ""
+                            : "@" + e.half().node().orElse("-"))));
     expiry.ifPresent(t -> lines.add("expiry=" + Duration.between(T0, t).toMillis()));
     return lines;
   }
