@@ -144,8 +144,7 @@ public final class Adapter {
         continue;
       }
       for (EgressEntry e : p.getSpec().getEntries()) {
-        // SnatPorts.parity(null) throws (List.of(...).indexOf(null)): absent is checked here
-        int parity = e.getSnatPorts() == null ? -1 : SnatPorts.parity(e.getSnatPorts());
+        int parity = SnatPorts.parity(e.getSnatPorts());
         Optional<ServiceKey> key = serviceKey(e.getService());
         if (Role.Gateway.name().equals(e.getRole()) && parity >= 0 && key.isPresent()) {
           out.computeIfAbsent(key.get(), k -> new HashMap<>())
