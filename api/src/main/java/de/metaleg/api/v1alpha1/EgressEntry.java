@@ -2,7 +2,6 @@ package de.metaleg.api.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
-import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,15 +44,6 @@ public class EgressEntry {
 
   @JsonPropertyDescription("The Service's IPv6 LoadBalancer IP: the source address after SNAT.")
   private String snatIPv6;
-
-  @JsonPropertyDescription(
-      "Gateway only: the source ports SNAT gives new TCP connections here, as lo-hi (33280-65535 or"
-          + " 1024-33279). Each time the gateway of the Service moves to another node the"
-          + " controller gives the new gateway the other half, so it never hands out a port that"
-          + " connections bound at the previous gateway still use towards the same destination."
-          + " Absent: SNAT keeps the pod's port where it can (no split).")
-  @Pattern("^[0-9]{1,5}-[0-9]{1,5}$")
-  private String snatPorts;
 
   @JsonPropertyDescription("Pod IPv4 addresses this entry applies to, sorted.")
   private List<String> sourceIPv4s = new ArrayList<>();
@@ -127,14 +117,6 @@ public class EgressEntry {
     this.snatIPv6 = snatIPv6;
   }
 
-  public String getSnatPorts() {
-    return snatPorts;
-  }
-
-  public void setSnatPorts(String snatPorts) {
-    this.snatPorts = snatPorts;
-  }
-
   public List<String> getSourceIPv4s() {
     return sourceIPv4s;
   }
@@ -162,7 +144,6 @@ public class EgressEntry {
         && Objects.equals(gatewayIPv6, e.gatewayIPv6)
         && Objects.equals(snatIPv4, e.snatIPv4)
         && Objects.equals(snatIPv6, e.snatIPv6)
-        && Objects.equals(snatPorts, e.snatPorts)
         && Objects.equals(sourceIPv4s, e.sourceIPv4s)
         && Objects.equals(sourceIPv6s, e.sourceIPv6s);
   }
@@ -178,7 +159,6 @@ public class EgressEntry {
         gatewayIPv6,
         snatIPv4,
         snatIPv6,
-        snatPorts,
         sourceIPv4s,
         sourceIPv6s);
   }
@@ -201,8 +181,6 @@ public class EgressEntry {
         + snatIPv4
         + ", snatIPv6="
         + snatIPv6
-        + ", snatPorts="
-        + snatPorts
         + ", sourceIPv4s="
         + sourceIPv4s
         + ", sourceIPv6s="

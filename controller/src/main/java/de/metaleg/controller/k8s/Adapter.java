@@ -1,10 +1,7 @@
 package de.metaleg.controller.k8s;
 
 import de.metaleg.api.metallb.ServiceL2Status;
-import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlan;
-import de.metaleg.api.v1alpha1.Role;
-import de.metaleg.api.v1alpha1.SnatPorts;
 import de.metaleg.common.net.IpAddress;
 import de.metaleg.controller.plan.AnnouncerInfo;
 import de.metaleg.controller.plan.EndpointInput;
@@ -22,8 +19,6 @@ import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
-import java.util.Collection;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -129,39 +124,6 @@ public final class Adapter {
         labels.get(ServiceL2Status.LEGACY_LABEL_SERVICE),
         statusNode,
         labels.get(ServiceL2Status.LABEL_NODE));
-  }
-
-  /**
-   * What stored plans say about each Service's half of the port space, for {@link
-   * de.metaleg.controller.plan.PlanningState#seedPorts}: per Service, the node of each plan with a
-   * Gateway entry for it and that entry's {@code snatPorts} as {@link SnatPorts#parity}. An entry
-   * without a known half (written before the split, or edited) says nothing.
-   */
-  public static Map<ServiceKey, Map<String, Integer>> writtenHalves(Collection<EgressPlan> plans) {
-    Map<ServiceKey, Map<String, Integer>> out = new HashMap<>();
-    for (EgressPlan p : plans) {
-      if (p.getSpec() == null || p.getSpec().getEntries() == null) {
-        continue;
-      }
-      for (EgressEntry e : p.getSpec().getEntries()) {
-        int parity = SnatPorts.parity(e.getSnatPorts());
-        Optional<ServiceKey> key = serviceKey(e.getService());
-        if (Role.Gateway.name().equals(e.getRole()) && parity >= 0 && key.isPresent()) {
-          out.computeIfAbsent(key.get(), k -> new HashMap<>())
-              .put(p.getMetadata().getName(), parity);
-        }
-      }
-    }
-    return out;
-  }
-
-  /** {@code namespace/name} as plan entries spell it; empty when it is not that. */
-  static Optional<ServiceKey> serviceKey(String text) {
-    String[] p = text == null ? new String[0] : text.split("/", -1);
-    if (p.length != 2 || p[0].isEmpty() || p[1].isEmpty()) {
-      return Optional.empty();
-    }
-    return Optional.of(new ServiceKey(p[0], p[1]));
   }
 
   public static String id(HasMetadata o) {

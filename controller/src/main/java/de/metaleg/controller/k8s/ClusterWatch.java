@@ -216,10 +216,6 @@ public final class ClusterWatch extends AbstractEventSource<EgressPlan, Node> {
       services.getStore().list().forEach(s -> svcs.add(Adapter.service(s)));
       List<AnnouncerInfo> l2 = new ArrayList<>();
       announcers.getStore().list().forEach(a -> l2.add(Adapter.announcer(a)));
-      if (!primed) {
-        // a restart continues each Service's half of the port space from the plans it finds
-        state.seedPorts(Adapter.writtenHalves(plans.getStore().list()));
-      }
       PlanningState.Update u =
           metrics.timeFullPlanning(
               () ->

@@ -26,9 +26,8 @@ import java.util.TreeSet;
  * node gets {@code Gateway} with all endpoints; every other node with endpoints of that family gets
  * {@code Forward} to the gateway's InternalIP, or {@code Reject} when there is no announcer (and
  * the {@link GatewayMemory} bridges none), the announcer is not a known node, or it has no
- * InternalIP of the family. Gateway entries carry the memory's half of the port space ({@code
- * snatPorts}), which flips each time the gateway moves to another node. With {@code
- * filterEndpointsForNode=false} every node gets every endpoint.
+ * InternalIP of the family. With {@code filterEndpointsForNode=false} every node gets every
+ * endpoint.
  */
 public final class EgressPlanner {
   private EgressPlanner() {}
@@ -127,14 +126,7 @@ public final class EgressPlanner {
         });
     GatewayMemory.Step step =
         snap.gateways().step(announced, snap.now(), snap.config().gatewayGracePeriod());
-    step.gateways()
-        .forEach(
-            (k, gw) ->
-                resolved.put(
-                    k,
-                    resolved
-                        .get(k)
-                        .withGateway(gw, step.memory().entries().get(k).half().ports())));
+    step.gateways().forEach((k, gw) -> resolved.put(k, resolved.get(k).withGateway(gw)));
     Map<ServiceKey, ResolvedService> effective = new TreeMap<>();
     resolved.forEach((k, r) -> effective.put(k, Ownership.effective(r, claims, resolved)));
     return new Resolution(effective, step);
@@ -255,9 +247,6 @@ public final class EgressPlanner {
     e.setRole(d.role().name());
     e.setReason(d.reason());
     e.setGatewayNode(d.gatewayNode());
-    if (d.role() == Role.Gateway) {
-      e.setSnatPorts(s.snatPorts());
-    }
     return e;
   }
 

@@ -68,7 +68,6 @@ public final class PlanningState {
   private boolean reportGatewayChanges;
 
   private final Map<ServiceKey, GatewayMemory.Entry> gateways = new HashMap<>();
-  private Map<ServiceKey, Map<String, Integer>> seeds = Map.of(); // until the first planning
   private long gatewayKeysChanged; // counts Services entering or leaving the gateway memory
   private final Map<ServiceKey, Instant> heldUntil = new HashMap<>();
   private final TreeSet<Hold> holds = new TreeSet<>();
@@ -94,17 +93,6 @@ public final class PlanningState {
 
   public PlannerConfig config() {
     return config;
-  }
-
-  /**
-   * What the plans written before this process started say about each Service's half of the port
-   * space ({@code snatPorts} of its Gateway entries: node to {@link
-   * de.metaleg.api.v1alpha1.SnatPorts#parity}). Call before the first {@link #replaceAll}: that
-   * planning continues the halves instead of starting every Service at the upper one, and drops the
-   * seeds (see {@link GatewayMemory#seeds}).
-   */
-  public synchronized void seedPorts(Map<ServiceKey, Map<String, Integer>> written) {
-    seeds = new GatewayMemory(Map.of(), written).seeds();
   }
 
   /**
@@ -269,7 +257,7 @@ public final class PlanningState {
         List.copyOf(services.values()),
         eps,
         List.copyOf(announcers.values()),
-        new GatewayMemory(gateways, seeds),
+        new GatewayMemory(gateways),
         now);
   }
 
@@ -344,7 +332,6 @@ public final class PlanningState {
       findings.addAll(news(before, now, movedFrom.get(k)));
     }
     changedNodes.retainAll(nodes.keySet());
-    seeds = Map.of(); // as every GatewayMemory step: only the first one uses them
     return new Update(changedNodes, findings);
   }
 
@@ -375,7 +362,6 @@ public final class PlanningState {
     Set<ServiceKey> keys = new TreeSet<>(before.keySet());
     keys.addAll(effective.keySet());
     keys.forEach(k -> findings.addAll(news(before.get(k), effective.get(k), movedFrom.get(k))));
-    seeds = Map.of(); // as every GatewayMemory step: only the first one uses them
     return new Update(Set.copyOf(nodes.keySet()), findings);
   }
 
@@ -393,13 +379,12 @@ public final class PlanningState {
       return r;
     }
     GatewayMemory.Entry before = gateways.get(r.key());
-    GatewayMemory.Entry after =
-        GatewayMemory.advance(before, r.gatewayNode(), now, seeds.get(r.key()));
+    GatewayMemory.Entry after = GatewayMemory.advance(before, r.gatewayNode(), now);
     if (before != null && after.moves() > before.moves()) {
       movedFrom.put(r.key(), before.lastNode().orElseThrow());
     }
     remember(r.key(), after);
-    return r.withGateway(after.gateway(now, config.gatewayGracePeriod()), after.half().ports());
+    return r.withGateway(after.gateway(now, config.gatewayGracePeriod()));
   }
 
   /** Stores (or, with null, forgets) an entry and keeps the expiry order in step. */

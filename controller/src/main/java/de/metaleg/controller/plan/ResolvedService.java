@@ -1,6 +1,5 @@
 package de.metaleg.controller.plan;
 
-import de.metaleg.api.v1alpha1.SnatPorts;
 import de.metaleg.common.net.Family;
 import de.metaleg.common.net.IpAddress;
 import java.util.ArrayList;
@@ -14,8 +13,6 @@ import java.util.Optional;
  *     IP); {@code findings} says why
  * @param gatewayNode the node MetalLB announces the LB IP from, if an announcer names one; after
  *     {@link EgressPlanner#resolveAll}, the remembered one while the grace period lasts
- * @param snatPorts the half of the port space its gateway SNATs new TCP connections to ({@link
- *     SnatPorts#UPPER} until {@link EgressPlanner#resolveAll} applies the {@link GatewayMemory})
  * @param sources endpoint addresses sorted by address, one per address, node addresses removed
  */
 public record ResolvedService(
@@ -24,7 +21,6 @@ public record ResolvedService(
     Optional<IpAddress> lbIPv4,
     Optional<IpAddress> lbIPv6,
     Optional<String> gatewayNode,
-    String snatPorts,
     List<Source> sources,
     List<Finding> findings) {
   public ResolvedService {
@@ -34,14 +30,7 @@ public record ResolvedService(
 
   public static ResolvedService unusable(ServiceKey key, Finding why) {
     return new ResolvedService(
-        key,
-        false,
-        Optional.empty(),
-        Optional.empty(),
-        Optional.empty(),
-        SnatPorts.UPPER,
-        List.of(),
-        List.of(why));
+        key, false, Optional.empty(), Optional.empty(), Optional.empty(), List.of(), List.of(why));
   }
 
   public Optional<IpAddress> lbIP(Family family) {
@@ -61,20 +50,17 @@ public record ResolvedService(
     return usable && sources.stream().anyMatch(s -> lbIP(s.ip().family()).isPresent());
   }
 
-  /**
-   * The same Service planned with {@code gateway} (a remembered one while the grace lasts) and the
-   * half of the port space the memory gives it.
-   */
-  public ResolvedService withGateway(Optional<String> gateway, String ports) {
-    if (gateway.equals(gatewayNode) && ports.equals(snatPorts)) {
+  /** The same Service planned with {@code gateway} (a remembered one while the grace lasts). */
+  public ResolvedService withGateway(Optional<String> gateway) {
+    if (gateway.equals(gatewayNode)) {
       return this;
     }
-    return new ResolvedService(key, usable, lbIPv4, lbIPv6, gateway, ports, sources, findings);
+    return new ResolvedService(key, usable, lbIPv4, lbIPv6, gateway, sources, findings);
   }
 
   public ResolvedService withSources(List<Source> kept, List<Finding> moreFindings) {
     List<Finding> all = new ArrayList<>(findings);
     all.addAll(moreFindings);
-    return new ResolvedService(key, usable, lbIPv4, lbIPv6, gatewayNode, snatPorts, kept, all);
+    return new ResolvedService(key, usable, lbIPv4, lbIPv6, gatewayNode, kept, all);
   }
 }

@@ -1,6 +1,5 @@
 package de.metaleg.controller.plan;
 
-import de.metaleg.api.v1alpha1.SnatPorts;
 import de.metaleg.common.net.IpAddress;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -82,7 +81,7 @@ public final class ServiceResolver {
     List<Finding> findings = new ArrayList<>();
     Optional<String> gateway = chooseGateway(key, announcers, findings);
     List<Source> sources = sources(key, endpoints, nodeAddresses, findings);
-    return new ResolvedService(key, true, v4, v6, gateway, SnatPorts.UPPER, sources, findings);
+    return new ResolvedService(key, true, v4, v6, gateway, sources, findings);
   }
 
   private static Optional<String> chooseGateway(

@@ -3,7 +3,6 @@ package de.metaleg.controller.k8s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import de.metaleg.api.metallb.ServiceL2Status;
-import de.metaleg.api.v1alpha1.EgressPlan;
 import de.metaleg.common.net.IpAddress;
 import de.metaleg.controller.plan.AnnouncerInfo;
 import de.metaleg.controller.plan.EndpointInput;
@@ -16,7 +15,6 @@ import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.time.Instant;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -140,38 +138,5 @@ class AdapterTest {
     AnnouncerInfo l = Adapter.announcer(legacy);
     assertEquals(Optional.of(new ServiceKey("app", "web")), l.service("metallb-system"));
     assertEquals(Optional.of("node-2"), l.node(), "empty status: the node label");
-  }
-
-  @Test
-  void writtenHalvesAreTheGatewayEntriesKnownSnatPortsPerServiceAndNode() {
-    EgressPlan node1 =
-        yaml(
-            """
-            metadata: {name: node-1}
-            spec:
-              nodeName: node-1
-              entries:
-              - {service: app/web, role: Gateway, reason: AnnouncedByThisNode, snatPorts: 1024-33279}
-              - {service: app/db, role: Gateway, reason: AnnouncedByThisNode}
-              - {service: app/odd, role: Gateway, reason: AnnouncedByThisNode, snatPorts: 1-2}
-              - {service: app/fw, role: Forward, reason: AnnouncedByOtherNode, snatPorts: 1024-33279}
-              - {service: bogus, role: Gateway, reason: AnnouncedByThisNode, snatPorts: 1024-33279}
-            """,
-            EgressPlan.class);
-    EgressPlan node3 =
-        yaml(
-            """
-            metadata: {name: node-3}
-            spec:
-              nodeName: node-3
-              entries:
-              - {service: app/web, role: Gateway, reason: AnnouncedByThisNode, snatPorts: 33280-65535}
-            """,
-            EgressPlan.class);
-    EgressPlan empty = yaml("metadata: {name: node-2}", EgressPlan.class);
-    assertEquals(
-        Map.of(new ServiceKey("app", "web"), Map.of("node-1", 1, "node-3", 0)),
-        Adapter.writtenHalves(List.of(node1, node3, empty)),
-        "no half, an unknown one, a Forward entry or a malformed service say nothing");
   }
 }

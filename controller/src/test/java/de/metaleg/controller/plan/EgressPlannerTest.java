@@ -46,7 +46,7 @@ class EgressPlannerTest {
                 .ep("ns/a", "10.0.1.5", "node-1")
                 .l2("ns/a", "node-1"),
             List.of(
-                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 ports=upper | v4 snat=198.51.100.10"
+                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 | v4 snat=198.51.100.10"
                     + " src=10.0.1.5")),
         c(
             "forward: a pod on node-2 is routed to the gateway node-1's InternalIP; the gateway"
@@ -57,7 +57,7 @@ class EgressPlannerTest {
                 .ep("ns/a", "10.0.2.5", "node-2")
                 .l2("ns/a", "node-1"),
             List.of(
-                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 ports=upper | v4 snat=198.51.100.10"
+                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 | v4 snat=198.51.100.10"
                     + " src=10.0.2.5",
                 "node-2 ns/a Forward/AnnouncedByOtherNode gw=node-1 | v4 snat=198.51.100.10"
                     + " via=192.0.2.1 src=10.0.2.5")),
@@ -87,7 +87,7 @@ class EgressPlannerTest {
                 .ep("ns/a", "fd00:2::5", "node-2")
                 .l2("ns/a", "node-1"),
             List.of(
-                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 ports=upper | v4 snat=198.51.100.10"
+                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 | v4 snat=198.51.100.10"
                     + " src=10.0.2.5 | v6 snat=2001:db8:100::10 src=fd00:2::5",
                 "node-2 ns/a Forward/AnnouncedByOtherNode gw=node-1 | v4 snat=198.51.100.10"
                     + " via=192.0.2.1 src=10.0.2.5",
@@ -106,7 +106,7 @@ class EgressPlannerTest {
                 "node-2 ns/a Forward/AnnouncedByOtherNode gw=node-3 | v4 snat=198.51.100.10"
                     + " via=192.0.2.3 src=10.0.2.5 | v6 snat=2001:db8:100::10 via=2001:db8::3"
                     + " src=fd00:2::5",
-                "node-3 ns/a Gateway/AnnouncedByThisNode gw=node-3 ports=upper | v4 snat=198.51.100.10"
+                "node-3 ns/a Gateway/AnnouncedByThisNode gw=node-3 | v4 snat=198.51.100.10"
                     + " src=10.0.2.5 | v6 snat=2001:db8:100::10 src=fd00:2::5")),
         c(
             "single-stack IPv6: an IPv6-only Service gets IPv6 entries only; its IPv4 endpoints"
@@ -118,7 +118,7 @@ class EgressPlannerTest {
                 .ep("ns/a", "10.0.3.5", "node-3")
                 .l2("ns/a", "node-1"),
             List.of(
-                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 ports=upper | v6 snat=2001:db8:100::10"
+                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 | v6 snat=2001:db8:100::10"
                     + " src=fd00:2::5",
                 "node-2 ns/a Forward/AnnouncedByOtherNode gw=node-1 | v6 snat=2001:db8:100::10"
                     + " via=2001:db8::1 src=fd00:2::5")),
@@ -131,7 +131,7 @@ class EgressPlannerTest {
                 .ep("ns/a", "10.0.3.5", "node-3")
                 .l2("ns/a", "node-1"),
             List.of(
-                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 ports=upper | v4 snat=198.51.100.10"
+                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 | v4 snat=198.51.100.10"
                     + " src=10.0.2.5,10.0.3.5",
                 "node-2 ns/a Forward/AnnouncedByOtherNode gw=node-1 | v4 snat=198.51.100.10"
                     + " via=192.0.2.1 src=10.0.2.5",
@@ -149,7 +149,7 @@ class EgressPlannerTest {
                 .ep("ns/a", "10.0.3.5", "node-3")
                 .l2("ns/a", "node-1"),
             List.of(
-                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 ports=upper | v4 snat=198.51.100.10"
+                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 | v4 snat=198.51.100.10"
                     + " src=10.0.2.5,10.0.3.5",
                 "node-2 ns/a Forward/AnnouncedByOtherNode gw=node-1 | v4 snat=198.51.100.10"
                     + " via=192.0.2.1 src=10.0.2.5,10.0.3.5",
@@ -169,7 +169,7 @@ class EgressPlannerTest {
             List.of(
                 "node-2 ns/a Forward/AnnouncedByOtherNode gw=node-3 | v4 snat=198.51.100.10"
                     + " via=192.0.2.3 src=10.0.2.5",
-                "node-3 ns/a Gateway/AnnouncedByThisNode gw=node-3 ports=upper | v4 snat=198.51.100.10"
+                "node-3 ns/a Gateway/AnnouncedByThisNode gw=node-3 | v4 snat=198.51.100.10"
                     + " src=10.0.2.5"),
             "ns/a Warning/MultipleAnnouncers"),
         c(
@@ -181,7 +181,7 @@ class EgressPlannerTest {
                 .l2("ns/a", "l2-b", T0, "node-3")
                 .l2("ns/a", "l2-a", T0, "node-1"),
             List.of(
-                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 ports=upper | v4 snat=198.51.100.10"
+                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 | v4 snat=198.51.100.10"
                     + " src=10.0.2.5",
                 "node-2 ns/a Forward/AnnouncedByOtherNode gw=node-1 | v4 snat=198.51.100.10"
                     + " via=192.0.2.1 src=10.0.2.5"),
@@ -197,7 +197,7 @@ class EgressPlannerTest {
                     new AnnouncerInfo(
                         Fixtures.METALLB, "l2-x", T0, "a", "ns", null, null, "node-2")),
             List.of(
-                "node-2 ns/a Gateway/AnnouncedByThisNode gw=node-2 ports=upper | v4 snat=198.51.100.10"
+                "node-2 ns/a Gateway/AnnouncedByThisNode gw=node-2 | v4 snat=198.51.100.10"
                     + " src=10.0.2.5")),
         c(
             "legacy MetalLB 0.14.4-0.14.5: the object lives in the Service's namespace with"
@@ -208,7 +208,7 @@ class EgressPlannerTest {
                 .ep("ns/a", "10.0.2.5", "node-2")
                 .announcer(new AnnouncerInfo("ns", "l2-x", T0, null, null, "a", "node-1", null)),
             List.of(
-                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 ports=upper | v4 snat=198.51.100.10"
+                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 | v4 snat=198.51.100.10"
                     + " src=10.0.2.5",
                 "node-2 ns/a Forward/AnnouncedByOtherNode gw=node-1 | v4 snat=198.51.100.10"
                     + " via=192.0.2.1 src=10.0.2.5")),
@@ -232,7 +232,7 @@ class EgressPlannerTest {
                 .ep("ns/b", "10.0.2.6", "node-2")
                 .l2("ns/b", "node-2"),
             List.of(
-                "node-2 ns/b Gateway/AnnouncedByThisNode gw=node-2 ports=upper | v4 snat=198.51.100.20"
+                "node-2 ns/b Gateway/AnnouncedByThisNode gw=node-2 | v4 snat=198.51.100.20"
                     + " src=10.0.2.6"),
             "ns/a Warning/InvalidLoadBalancerIP"),
         c(
@@ -245,7 +245,7 @@ class EgressPlannerTest {
                 .ep("ns/a", "10.0.2.5", "node-2")
                 .l2("ns/a", "node-2"),
             List.of(
-                "node-2 ns/a Gateway/AnnouncedByThisNode gw=node-2 ports=upper | v4 snat=198.51.100.10"
+                "node-2 ns/a Gateway/AnnouncedByThisNode gw=node-2 | v4 snat=198.51.100.10"
                     + " src=10.0.2.5"),
             "ns/a Warning/InvalidEndpointAddress"),
         c(
@@ -283,9 +283,9 @@ class EgressPlannerTest {
                 .l2("ns/a", "node-2")
                 .l2("ns/b", "node-2"),
             List.of(
-                "node-2 ns/a Gateway/AnnouncedByThisNode gw=node-2 ports=upper | v4 snat=198.51.100.10"
+                "node-2 ns/a Gateway/AnnouncedByThisNode gw=node-2 | v4 snat=198.51.100.10"
                     + " src=10.0.2.5",
-                "node-2 ns/b Gateway/AnnouncedByThisNode gw=node-2 ports=upper | v4 snat=198.51.100.20"
+                "node-2 ns/b Gateway/AnnouncedByThisNode gw=node-2 | v4 snat=198.51.100.20"
                     + " src=10.0.2.6"),
             "ns/b Warning/PodInMultipleServices"),
         c(
@@ -299,9 +299,9 @@ class EgressPlannerTest {
                 .l2("ns/a", "node-2")
                 .l2("ns/b", "node-2"),
             List.of(
-                "node-2 ns/a Gateway/AnnouncedByThisNode gw=node-2 ports=upper | v4 snat=198.51.100.10"
+                "node-2 ns/a Gateway/AnnouncedByThisNode gw=node-2 | v4 snat=198.51.100.10"
                     + " src=10.0.2.5",
-                "node-2 ns/b Gateway/AnnouncedByThisNode gw=node-2 ports=upper | v4 snat=198.51.100.10"
+                "node-2 ns/b Gateway/AnnouncedByThisNode gw=node-2 | v4 snat=198.51.100.10"
                     + " src=10.0.2.5")),
         c(
             "hostNetwork endpoint: an address that is node-2's own is never planned (SNAT would"
@@ -313,7 +313,7 @@ class EgressPlannerTest {
                 .ep("ns/a", "10.0.3.5", "node-3")
                 .l2("ns/a", "node-1"),
             List.of(
-                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 ports=upper | v4 snat=198.51.100.10"
+                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 | v4 snat=198.51.100.10"
                     + " src=10.0.3.5",
                 "node-3 ns/a Forward/AnnouncedByOtherNode gw=node-1 | v4 snat=198.51.100.10"
                     + " via=192.0.2.1 src=10.0.3.5"),
@@ -326,7 +326,7 @@ class EgressPlannerTest {
                 .ep("ns/a", "10.0.9.9", null)
                 .l2("ns/a", "node-1"),
             List.of(
-                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 ports=upper | v4 snat=198.51.100.10"
+                "node-1 ns/a Gateway/AnnouncedByThisNode gw=node-1 | v4 snat=198.51.100.10"
                     + " src=10.0.9.9")),
         c(
             "Service without endpoints: no entries anywhere (every node still has an empty"
@@ -347,11 +347,11 @@ class EgressPlannerTest {
                 .l2("z/a", "node-2")
                 .l2("a/z", "node-1"),
             List.of(
-                "node-1 a/z Gateway/AnnouncedByThisNode gw=node-1 ports=upper | v4 snat=198.51.100.10"
+                "node-1 a/z Gateway/AnnouncedByThisNode gw=node-1 | v4 snat=198.51.100.10"
                     + " src=10.0.2.5",
                 "node-2 a/z Forward/AnnouncedByOtherNode gw=node-1 | v4 snat=198.51.100.10"
                     + " via=192.0.2.1 src=10.0.2.5",
-                "node-2 z/a Gateway/AnnouncedByThisNode gw=node-2 ports=upper | v4 snat=198.51.100.30"
+                "node-2 z/a Gateway/AnnouncedByThisNode gw=node-2 | v4 snat=198.51.100.30"
                     + " src=10.0.2.9,10.0.2.10")));
   }
 

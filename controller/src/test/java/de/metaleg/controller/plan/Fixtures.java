@@ -2,7 +2,6 @@ package de.metaleg.controller.plan;
 
 import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
-import de.metaleg.api.v1alpha1.SnatPorts;
 import de.metaleg.common.net.IpAddress;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -143,23 +142,11 @@ final class Fixtures {
         now);
   }
 
-  /**
-   * All non-empty plans, one line per entry: {@code node service role/reason gw=... ports=... | v4
-   * ... | v6 ...}; {@code ports=upper|lower} is a Gateway entry's snatPorts.
-   */
+  /** All non-empty plans, one line per entry: {@code node service role/reason ...}. */
   static List<String> render(Map<String, EgressPlanSpec> plans) {
     List<String> lines = new ArrayList<>();
     plans.forEach((node, spec) -> spec.getEntries().forEach(e -> lines.add(render(node, e))));
     return lines;
-  }
-
-  /** {@code upper} or {@code lower} for the two halves, anything else as it is. */
-  static String ports(String snatPorts) {
-    return switch (SnatPorts.parity(snatPorts)) {
-      case 0 -> "upper";
-      case 1 -> "lower";
-      default -> snatPorts;
-    };
   }
 
   static String render(String node, EgressEntry e) {
@@ -168,9 +155,6 @@ final class Fixtures {
     sb.append(e.getRole()).append('/').append(e.getReason());
     if (e.getGatewayNode() != null) {
       sb.append(" gw=").append(e.getGatewayNode());
-    }
-    if (e.getSnatPorts() != null) {
-      sb.append(" ports=").append(ports(e.getSnatPorts()));
     }
     if (e.getSnatIPv4() != null) {
       sb.append(" | v4 snat=").append(e.getSnatIPv4());

@@ -3,9 +3,7 @@ package de.metaleg.controller.plan;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
-import de.metaleg.api.v1alpha1.SnatPorts;
 import de.metaleg.common.net.IpAddress;
 import java.time.Duration;
 import java.time.Instant;
@@ -68,7 +66,6 @@ class PlanningStateTest {
             new PlannerConfig("metallb-system", filter, Duration.ofMillis(grace)), clock);
     Random r = new Random(7);
     int expired = 0;
-    int lowerHalf = 0; // steps with a gateway on the lower half: the walk moved gateways
     List<NodeInfo> initialNodes = new ArrayList<>();
     for (int n = 1; n <= 5; n++) {
       initialNodes.add(node(n, n != 3));
@@ -105,11 +102,6 @@ class PlanningStateTest {
       if (due && !after.equals(before)) {
         expired++;
       }
-      if (after.values().stream()
-          .flatMap(p -> p.getEntries().stream())
-          .anyMatch(e -> SnatPorts.LOWER.equals(e.getSnatPorts()))) {
-        lowerHalf++;
-      }
       for (String n : after.keySet()) {
         if (!after.get(n).equals(before.get(n))) {
           assertTrue(u.nodes().contains(n), "step " + step + ": " + n + " changed unannounced");
@@ -119,68 +111,6 @@ class PlanningStateTest {
     if (grace > 0) {
       assertTrue(expired > 20, "the walk should often run into an expiring grace: " + expired);
     }
-    assertTrue(lowerHalf > 100, "the walk should often move a gateway: " + lowerHalf);
-  }
-
-  /**
-   * A restart: the halves the plans had seed the first planning, which equals the pure planner
-   * given the same seeds; the moves metric is not faked (0), the half continues.
-   */
-  @Test
-  void aRestartContinuesTheHalvesThePlansHad() {
-    ServiceKey a = new ServiceKey("ns", "a");
-    ServiceKey b = new ServiceKey("ns", "b");
-    List<NodeInfo> nodes = List.of(node(1, true), node(2, true), node(3, true));
-    List<ServiceInput> services =
-        List.of(
-            new ServiceInput(a, true, "LoadBalancer", List.of("198.51.100.10")),
-            new ServiceInput(b, true, "LoadBalancer", List.of("198.51.100.20")));
-    Map<ServiceKey, Map<String, List<EndpointInput>>> slices =
-        Map.of(
-            a, Map.of("a-1", List.of(new EndpointInput("10.0.2.5", "node-2", "p"))),
-            b, Map.of("b-1", List.of(new EndpointInput("10.0.2.6", "node-2", "q"))));
-    // ns/a: still on node-1, which had the lower half; ns/b: moved from node-1 (lower) to node-3
-    List<AnnouncerInfo> announcers =
-        List.of(
-            new AnnouncerInfo(
-                "metallb-system", "l2-a", Instant.EPOCH, "a", "ns", null, "node-1", null),
-            new AnnouncerInfo(
-                "metallb-system", "l2-b", Instant.EPOCH, "b", "ns", null, "node-3", null));
-    Map<ServiceKey, Map<String, Integer>> written =
-        Map.of(a, Map.of("node-1", 1), b, Map.of("node-1", 1));
-    FakeClock clock = new FakeClock();
-    PlanningState state = new PlanningState(FILTERED, clock);
-    state.seedPorts(written);
-    state.replaceAll(nodes, services, slices, announcers);
-
-    Map<ServiceKey, List<EndpointInput>> eps = new HashMap<>();
-    slices.forEach((k, v) -> eps.put(k, v.values().iterator().next()));
-    Map<String, NodeInfo> byName = new HashMap<>();
-    nodes.forEach(n -> byName.put(n.name(), n));
-    EgressPlanner.PlanResult pure =
-        EgressPlanner.plan(
-            new Snapshot(
-                FILTERED,
-                byName,
-                services,
-                eps,
-                announcers,
-                new GatewayMemory(Map.of(), written),
-                clock.now));
-    assertEquals(pure.plans(), allPlans(state));
-    assertEquals(pure.gateways(), state.snapshot().gateways());
-    assertEquals(SnatPorts.LOWER, gatewayEntry(state, "node-1", "ns/a").getSnatPorts());
-    assertEquals(SnatPorts.UPPER, gatewayEntry(state, "node-3", "ns/b").getSnatPorts());
-    assertEquals(0, state.gatewayMoves(a));
-    assertEquals(0, state.gatewayMoves(b));
-    assertEquals(Map.of(), state.snapshot().gateways().seeds(), "used once");
-  }
-
-  static EgressEntry gatewayEntry(PlanningState state, String node, String service) {
-    return state.plan(node).orElseThrow().getEntries().stream()
-        .filter(e -> e.getService().equals(service) && e.getRole().equals("Gateway"))
-        .findFirst()
-        .orElseThrow();
   }
 
   static ServiceInput randomService(Random r, ServiceKey key) {

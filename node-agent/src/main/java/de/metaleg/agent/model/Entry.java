@@ -16,8 +16,6 @@ import java.util.Optional;
  *     Forward and Reject entries carry it too when the plan names it, so the transition guards know
  *     every LB IP of the node's Services
  * @param sources canonical, sorted, distinct pod IPs of this family
- * @param snatPorts Gateway only: the ports new TCP connections are SNATed to (the plan's half of
- *     the port space); empty: SNAT keeps the pod's port where it can
  */
 public record Entry(
     String service,
@@ -27,8 +25,7 @@ public record Entry(
     Optional<String> gatewayNode,
     Optional<String> gatewayIp,
     Optional<String> snatIp,
-    List<String> sources,
-    Optional<PortRange> snatPorts) {
+    List<String> sources) {
   public Entry {
     Objects.requireNonNull(service);
     Objects.requireNonNull(family);
@@ -41,20 +38,6 @@ public record Entry(
     if (role == Role.Gateway && snatIp.isEmpty()) {
       throw new IllegalArgumentException("Gateway entry needs an SNAT IP: " + service);
     }
-    snatPorts = role == Role.Gateway ? snatPorts : Optional.empty();
-  }
-
-  /** An entry without a port split (Forward and Reject entries, plans of older controllers). */
-  public Entry(
-      String service,
-      Family family,
-      Role role,
-      String reason,
-      Optional<String> gatewayNode,
-      Optional<String> gatewayIp,
-      Optional<String> snatIp,
-      List<String> sources) {
-    this(service, family, role, reason, gatewayNode, gatewayIp, snatIp, sources, Optional.empty());
   }
 
   /**

@@ -2,11 +2,9 @@ package de.metaleg.agent.plan;
 
 import de.metaleg.agent.model.DesiredPlan;
 import de.metaleg.agent.model.Entry;
-import de.metaleg.agent.model.PortRange;
 import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
 import de.metaleg.api.v1alpha1.Role;
-import de.metaleg.api.v1alpha1.SnatPorts;
 import de.metaleg.common.net.Family;
 import de.metaleg.common.net.IpAddress;
 import java.util.ArrayList;
@@ -97,19 +95,6 @@ public final class PlanConverter {
     if (role.isEmpty()) {
       errors.add("unknown role \"" + raw.getRole() + "\" (expected Gateway, Forward or Reject)");
     }
-    Optional<PortRange> ports = Optional.empty();
-    if (raw.getSnatPorts() != null && !raw.getSnatPorts().isBlank()) {
-      ports = PortRange.parse(raw.getSnatPorts());
-      if (ports.isEmpty() || !SnatPorts.HALVES.contains(ports.get().toString())) {
-        errors.add(
-            "snatPorts \""
-                + raw.getSnatPorts()
-                + "\" is not a half of the port space ("
-                + String.join(" or ", SnatPorts.HALVES)
-                + ")");
-        ports = Optional.empty();
-      }
-    }
     List<Entry> out = new ArrayList<>();
     for (Family f : Family.values()) {
       List<String> rawSources = f == Family.V4 ? raw.getSourceIPv4s() : raw.getSourceIPv6s();
@@ -156,8 +141,7 @@ public final class PlanConverter {
                 gwNode,
                 role.get() == Role.Forward ? gw : Optional.empty(),
                 snat,
-                sources,
-                ports));
+                sources));
       }
     }
     return out;

@@ -70,9 +70,7 @@ public final class DataplaneRenderer {
       Role effective = e.role();
       switch (e.role()) {
         case Gateway ->
-            snats.add(
-                new SnatRule(
-                    e.family(), e.service(), set, e.snatIp().orElseThrow(), e.snatPorts()));
+            snats.add(new SnatRule(e.family(), e.service(), set, e.snatIp().orElseThrow()));
         case Reject -> rejects.add(new RejectRule(e.family(), e.service(), set, e.reason()));
         case Forward -> {
           String node = e.gatewayNode().orElseThrow();

@@ -2,7 +2,6 @@ package de.metaleg.agent.render;
 
 import de.metaleg.agent.model.Entry;
 import de.metaleg.agent.model.MarkSpace;
-import de.metaleg.agent.model.PortRange;
 import de.metaleg.api.v1alpha1.Role;
 import de.metaleg.common.net.Family;
 import java.util.ArrayList;
@@ -22,8 +21,6 @@ public final class EntryRecovery {
   public static final String REASON = "RecoveredFromKernel";
   private static final Pattern MARK = Pattern.compile("--set-xmark (0x[0-9a-f]+)/(0x[0-9a-f]+)");
   private static final Pattern SNAT = Pattern.compile("-j SNAT --to-source (\\S+)");
-  // the new-TCP rule: --to-source 198.51.100.10:33280-65535 or [2001:db8::10]:33280-65535
-  private static final Pattern PORTS = Pattern.compile("\\[?([^\\[\\]]+?)\\]?:(\\d+-\\d+)");
 
   private EntryRecovery() {}
 
@@ -46,19 +43,12 @@ public final class EntryRecovery {
         continue;
       }
       String match = "--match-set " + set + " src";
-      Optional<PortRange> ports = Optional.empty();
       for (String rule : ownedRules.getOrDefault(f, List.of())) {
         if (!rule.contains(match)) {
           continue;
         }
-        Matcher snat = SNAT.matcher(rule);
-        Matcher split = snat.find() ? PORTS.matcher(snat.group(1)) : null;
-        if (split != null && split.matches()) {
-          ports = PortRange.parse(split.group(2));
-          continue;
-        }
         Optional<Entry> e =
-            fromRule(service, f, rule, observed.members(), routes, space, nodeByGatewayIp, ports);
+            fromRule(service, f, rule, observed.members(), routes, space, nodeByGatewayIp);
         if (e.isPresent()) {
           out.add(e.get());
           break;
@@ -75,8 +65,7 @@ public final class EntryRecovery {
       List<String> sources,
       Map<Family, ObservedRoutes> routes,
       MarkSpace space,
-      Map<String, String> nodeByGatewayIp,
-      Optional<PortRange> ports) {
+      Map<String, String> nodeByGatewayIp) {
     Matcher mark = MARK.matcher(rule);
     if (mark.find()) {
       long value = Long.decode(mark.group(1));
@@ -122,8 +111,7 @@ public final class EntryRecovery {
               Optional.empty(),
               Optional.empty(),
               Optional.of(snat.group(1)),
-              sources,
-              ports));
+              sources));
     }
     if (rule.contains("-j REJECT")) {
       return Optional.of(

@@ -145,27 +145,17 @@ public final class IptablesPayloads {
             + " -j ACCEPT");
     rule(nat, Names.NAT_CHAIN, "-m set --match-set " + exclude + " dst -j RETURN");
     for (SnatRule r : state.snats()) {
-      if (r.family() != f) {
-        continue;
-      }
-      String match = "-m set --match-set " + r.set() + " src ";
-      if (r.newTcpPorts().isPresent()) {
-        String address = f == Family.V6 ? "[" + r.toSource() + "]" : r.toSource();
+      if (r.family() == f) {
         rule(
             nat,
             Names.NAT_CHAIN,
-            "-p tcp --syn "
-                + match
-                + comment(r.service(), "gateway new-tcp")
+            "-m set --match-set "
+                + r.set()
+                + " src "
+                + comment(r.service(), "gateway")
                 + " -j SNAT --to-source "
-                + address
-                + ":"
-                + r.newTcpPorts().get());
+                + r.toSource());
       }
-      rule(
-          nat,
-          Names.NAT_CHAIN,
-          match + comment(r.service(), "gateway") + " -j SNAT --to-source " + r.toSource());
     }
     out.put("nat", nat.append("COMMIT\n").toString());
 

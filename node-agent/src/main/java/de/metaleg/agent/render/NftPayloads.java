@@ -1,11 +1,9 @@
 package de.metaleg.agent.render;
 
 import de.metaleg.agent.model.MarkSpace;
-import de.metaleg.agent.model.PortRange;
 import de.metaleg.agent.render.Rules.MarkRule;
 import de.metaleg.agent.render.Rules.RejectRule;
 import de.metaleg.agent.render.Rules.SnatRule;
-import de.metaleg.api.v1alpha1.SnatPorts;
 import de.metaleg.common.net.Family;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -48,8 +46,6 @@ public final class NftPayloads {
   public static final String FORWARD = "forward";
   public static final String MARK_CHAIN_PREFIX = "mark-";
   private static final int CHUNK = 1000;
-  private static final List<PortRange> HALVES =
-      SnatPorts.HALVES.stream().map(h -> PortRange.parse(h).orElseThrow()).toList();
 
   /** Base chain name to its declaration, in installation order (reject, no-masquerade, marks). */
   public static final Map<String, String> BASE_CHAINS =
@@ -90,21 +86,6 @@ public final class NftPayloads {
     return "mark" + f.digit();
   }
 
-  /**
-   * Gateway sources whose new TCP connections are SNATed to {@code half} (one of {@link
-   * SnatPorts#HALVES}) of the port space.
-   */
-  public static String newTcpSet(Family f, PortRange half) {
-    String name = half.toString();
-    if (name.equals(SnatPorts.UPPER)) {
-      return "tcphi" + f.digit();
-    }
-    if (name.equals(SnatPorts.LOWER)) {
-      return "tcplo" + f.digit();
-    }
-    throw new IllegalArgumentException("not a port half of the plan: " + name);
-  }
-
   public static String snatMap(Family f) {
     return "snat" + f.digit();
   }
@@ -123,7 +104,6 @@ public final class NftPayloads {
       out.put(quarantineSet(f), "type " + addr(f) + ";");
       out.put(settlingSet(f), "type " + addr(f) + ";");
       out.put(gatewayPairSet(f), "type " + addr(f) + " . " + addr(f) + ";");
-      HALVES.forEach(h -> out.put(newTcpSet(f, h), "type " + addr(f) + ";"));
     }
     return out;
   }
@@ -164,9 +144,6 @@ public final class NftPayloads {
       sets.put(quarantineSet(f), new LinkedHashSet<>());
       sets.put(settlingSet(f), new LinkedHashSet<>());
       sets.put(gatewayPairSet(f), new LinkedHashSet<>());
-      for (PortRange h : HALVES) {
-        sets.put(newTcpSet(f, h), new LinkedHashSet<>());
-      }
       maps.put(markMap(f), new LinkedHashMap<>());
       maps.put(snatMap(f), new LinkedHashMap<>());
     }
@@ -200,7 +177,6 @@ public final class NftPayloads {
       for (String ip : members.getOrDefault(r.set(), List.of())) {
         if (map.putIfAbsent(ip, r.toSource()) == null) {
           sets.get(gatewayPairSet(r.family())).add(ip + " . " + r.toSource());
-          r.newTcpPorts().ifPresent(h -> sets.get(newTcpSet(r.family(), h)).add(ip));
         }
       }
     }
@@ -248,14 +224,7 @@ public final class NftPayloads {
   private static Map<String, Object> rulesBySet(DesiredState state) {
     Map<String, Object> out = new HashMap<>();
     state.marks().forEach(r -> out.put(r.set(), List.of("mark", r.mark())));
-    state
-        .snats()
-        .forEach(
-            r ->
-                out.put(
-                    r.set(),
-                    List.of(
-                        "snat", r.toSource(), r.newTcpPorts().map(String::valueOf).orElse(""))));
+    state.snats().forEach(r -> out.put(r.set(), List.of("snat", r.toSource())));
     state.rejects().forEach(r -> out.put(r.set(), "reject"));
     return out;
   }
@@ -370,24 +339,6 @@ public final class NftPayloads {
       pre.add(ip(f) + " saddr vmap @" + markMap(f));
     }
     for (Family f : Family.values()) {
-      for (PortRange h : HALVES) {
-        post.add(
-            "tcp flags & (fin|syn|rst|ack) == syn "
-                + ip(f)
-                + " saddr @"
-                + newTcpSet(f, h)
-                + " snat "
-                + ip(f)
-                + " to "
-                + ip(f)
-                + " saddr map @"
-                + snatMap(f)
-                + " : "
-                + h
-                + " comment \"gateway: new TCP connections to ports "
-                + h
-                + "\"");
-      }
       post.add("snat " + ip(f) + " to " + ip(f) + " saddr map @" + snatMap(f));
     }
     out.put(FORWARD, forward);

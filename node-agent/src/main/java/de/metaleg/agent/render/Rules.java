@@ -1,8 +1,6 @@
 package de.metaleg.agent.render;
 
-import de.metaleg.agent.model.PortRange;
 import de.metaleg.common.net.Family;
-import java.util.Optional;
 
 /** The firewall rules MetalEG renders, backend neutral. */
 public final class Rules {
@@ -11,17 +9,8 @@ public final class Rules {
   /** Forward: mark packets from {@code set} with {@code mark}/{@code mask} (mangle PREROUTING). */
   public record MarkRule(Family family, String service, String set, long mark, long mask) {}
 
-  /**
-   * Gateway: SNAT packets from {@code set} to {@code toSource} (nat POSTROUTING); new TCP
-   * connections (a SYN) to a port of {@code newTcpPorts} when present. Everything else (UDP, a TCP
-   * flow picked up mid-stream after a failover) keeps its port where it can.
-   */
-  public record SnatRule(
-      Family family, String service, String set, String toSource, Optional<PortRange> newTcpPorts) {
-    public SnatRule(Family family, String service, String set, String toSource) {
-      this(family, service, set, toSource, Optional.empty());
-    }
-  }
+  /** Gateway: SNAT packets from {@code set} to {@code toSource} (nat POSTROUTING). */
+  public record SnatRule(Family family, String service, String set, String toSource) {}
 
   /** Reject (or a Forward without route): reject packets from {@code set} (filter FORWARD). */
   public record RejectRule(Family family, String service, String set, String why) {}

@@ -3,7 +3,6 @@ package de.metaleg.agent.render;
 import de.metaleg.agent.model.Cidr;
 import de.metaleg.agent.model.DesiredPlan;
 import de.metaleg.agent.model.Entry;
-import de.metaleg.agent.model.PortRange;
 import de.metaleg.agent.render.Rules.MarkRule;
 import de.metaleg.agent.render.Rules.RejectRule;
 import de.metaleg.agent.render.Rules.SnatRule;
@@ -62,25 +61,13 @@ public final class Transition {
   /** Rejected: no connection of it may exist. */
   public record Rejected() implements Treatment {}
 
-  /**
-   * A Gateway entry kept after the plan moved its sources away: same Service, family, LB IP and
-   * port half (lagging nodes' new connections keep away from the new gateway's ports).
-   */
+  /** A Gateway entry kept after the plan moved its sources away: same Service, family and LB IP. */
   public record Drain(
-      String service,
-      Family family,
-      String lbIp,
-      Set<String> sources,
-      Instant until,
-      Optional<PortRange> ports) {
+      String service, Family family, String lbIp, Set<String> sources, Instant until) {
     public static final String SUFFIX = "#drain";
 
     public Drain {
       sources = Set.copyOf(sources);
-    }
-
-    public Drain(String service, Family family, String lbIp, Set<String> sources, Instant until) {
-      this(service, family, lbIp, sources, until, Optional.empty());
     }
 
     /**
@@ -97,8 +84,7 @@ public final class Transition {
           Optional.empty(),
           Optional.empty(),
           Optional.of(lbIp),
-          List.copyOf(sources),
-          ports);
+          List.copyOf(sources));
     }
   }
 
@@ -196,7 +182,7 @@ public final class Transition {
     List<Drain> out = new ArrayList<>();
     for (Drain d : running) {
       if (d.until().isAfter(now)) {
-        keep(out, d.service(), d.family(), d.lbIp(), d.sources(), snatted, d.until(), d.ports());
+        keep(out, d.service(), d.family(), d.lbIp(), d.sources(), snatted, d.until());
       }
     }
     if (!period.isZero()) {
@@ -209,8 +195,7 @@ public final class Transition {
               e.snatIp().orElseThrow(),
               Set.copyOf(e.sources()),
               snatted,
-              now.plus(period),
-              e.snatPorts());
+              now.plus(period));
         }
       }
     }
@@ -224,8 +209,7 @@ public final class Transition {
       String lbIp,
       Set<String> sources,
       Set<String> snatted,
-      Instant until,
-      Optional<PortRange> ports) {
+      Instant until) {
     Set<String> left = new TreeSet<>();
     for (String ip : sources) {
       if (!snatted.contains(ip + " " + lbIp)) {
@@ -241,11 +225,11 @@ public final class Transition {
         Set<String> merged = new TreeSet<>(d.sources());
         merged.addAll(left);
         Instant later = d.until().isAfter(until) ? d.until() : until;
-        out.set(i, new Drain(service, family, lbIp, merged, later, d.ports()));
+        out.set(i, new Drain(service, family, lbIp, merged, later));
         return;
       }
     }
-    out.add(new Drain(service, family, lbIp, left, until, ports));
+    out.add(new Drain(service, family, lbIp, left, until));
   }
 
   /**

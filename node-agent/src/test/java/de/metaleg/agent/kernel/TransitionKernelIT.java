@@ -16,7 +16,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 import de.metaleg.agent.AgentConfig;
 import de.metaleg.agent.model.DesiredPlan;
 import de.metaleg.agent.model.Entry;
-import de.metaleg.agent.model.PortRange;
 import de.metaleg.agent.render.NodeFacts;
 import de.metaleg.api.v1alpha1.Role;
 import de.metaleg.common.net.Family;
@@ -415,122 +414,6 @@ class TransitionKernelIT {
     Map<String, Long> seen = seen();
     assertEquals(0, leaked(seen), "no packet with a pod or node address: " + seen);
     assertTrue(seen.getOrDefault(LB4, 0L) > 0 && seen.getOrDefault(LB6, 0L) > 0, "LB IPs: " + seen);
-  }
-
-  /**
-   * The port split on a gateway whose plan gives it the lower half: a flow it never saw (its
-   * conntrack entries deleted, as on a new gateway after a failover) is picked up mid-stream with
-   * its port kept, so the server carries on; a new TCP connection gets a port of the half, so it
-   * cannot take a port that a connection bound at the previous gateway still uses.
-   */
-  @ParameterizedTest
-  @EnumSource(
-      value = Backend.class,
-      names = {"IPTABLES_NFT", "NFTABLES"})
-  void aNewGatewayKeepsThePortOfFlowsItPicksUpAndGivesNewConnectionsItsHalf(Backend backend) {
-    build(backend, "ph");
-    Dataplane node1 = agent(backend, lab.n1());
-    Dataplane node2 = agent(backend, lab.n2());
-    lab.announce("192.0.2.2", "2001:db8::2");
-    node2.sync(gateway(), true); // no split: SNAT keeps the pod's ports
-    node1.sync(forwardTo("192.0.2.2", "2001:db8::2"), true);
-    List<Flow> flows = openFlows();
-    Map<Family, Integer> ports = new java.util.EnumMap<>(Family.class);
-    for (Family f : Family.values()) {
-      ports.put(f, flowPort(f));
-    }
-
-    // per family the half that does not hold the flow's port, so keeping it is visible
-    PortRange lower = new PortRange(1024, 33279);
-    PortRange upper = new PortRange(33280, 65535);
-    Map<Family, PortRange> halves = new java.util.EnumMap<>(Family.class);
-    ports.forEach((f, port) -> halves.put(f, port <= lower.high() ? upper : lower));
-    node2.sync(withPorts(gateway(), halves), false);
-    sh(lab.n2(), "conntrack -D -s " + POD4 + " >/dev/null 2>&1; true");
-    sh(lab.n2(), "conntrack -D -f ipv6 -s " + POD6 + " >/dev/null 2>&1; true");
-    for (Flow f : flows) {
-      f.awaitAnswers(20, "after node 2 lost the flows' entries");
-      assertEquals(Optional.empty(), f.broken(), "picked up mid-stream, the flow carries on");
-    }
-    for (Family f : Family.values()) {
-      int port = ports.get(f);
-      PortRange half = halves.get(f);
-      assertEquals(port, snatPort(f, port), f.label() + ": the picked-up flow keeps its port");
-
-      String ext = f == Family.V4 ? EXT4 : "[" + EXT6 + "]";
-      int sport = (half == lower ? 45000 : 20000) + f.ordinal();
-      sh(
-          lab.pod(),
-          "echo hello | socat -t 1 - TCP"
-              + f.digit()
-              + ":"
-              + ext
-              + ":"
-              + TCP
-              + ",sourceport="
-              + sport);
-      int snat = snatPort(f, sport);
-      assertTrue(
-          snat >= half.low() && snat <= half.high(),
-          f.label() + ": a new connection from port " + sport + " left with port " + snat);
-    }
-    Map<String, Long> seen = seen();
-    assertEquals(0, leaked(seen), "no packet with a pod or node address: " + seen);
-  }
-
-  /**
-   * The source port of the pod's long-lived TCP flow of family {@code f}, from node 2's conntrack.
-   */
-  private int flowPort(Family f) {
-    String pod = f == Family.V4 ? POD4 : POD6;
-    Matcher m =
-        Pattern.compile("src=" + Pattern.quote(pod) + " dst=\\S+ sport=(\\d+) dport=" + TCP + " ")
-            .matcher(conntrack(f));
-    assertTrue(m.find(), "the flow's entry on node 2: " + conntrack(f));
-    return Integer.parseInt(m.group(1));
-  }
-
-  /** The port node 2 SNATed the pod's TCP connection from {@code sport} to (its reply's dport). */
-  private int snatPort(Family f, int sport) {
-    String pod = f == Family.V4 ? POD4 : POD6;
-    Matcher m =
-        Pattern.compile(
-                "src="
-                    + Pattern.quote(pod)
-                    + " dst=\\S+ sport="
-                    + sport
-                    + " dport="
-                    + TCP
-                    + " .*?src=\\S+ dst=\\S+ sport="
-                    + TCP
-                    + " dport=(\\d+)")
-            .matcher(conntrack(f));
-    assertTrue(
-        m.find(), f.label() + ": an entry for port " + sport + " on node 2: " + conntrack(f));
-    return Integer.parseInt(m.group(1));
-  }
-
-  private String conntrack(Family f) {
-    return out(
-        lab.n2(), "conntrack -L -p tcp -f " + (f == Family.V4 ? "ipv4" : "ipv6") + " 2>/dev/null");
-  }
-
-  private static DesiredPlan withPorts(DesiredPlan plan, Map<Family, PortRange> halves) {
-    return new DesiredPlan(
-        plan.entries().stream()
-            .map(
-                e ->
-                    new Entry(
-                        e.service(),
-                        e.family(),
-                        e.role(),
-                        e.reason(),
-                        e.gatewayNode(),
-                        e.gatewayIp(),
-                        e.snatIp(),
-                        e.sources(),
-                        Optional.of(halves.get(e.family()))))
-            .toList());
   }
 
   @ParameterizedTest

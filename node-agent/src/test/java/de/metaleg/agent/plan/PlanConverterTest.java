@@ -4,14 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import de.metaleg.agent.model.Entry;
-import de.metaleg.agent.model.PortRange;
 import de.metaleg.api.v1alpha1.EgressEntry;
 import de.metaleg.api.v1alpha1.EgressPlanSpec;
 import de.metaleg.api.v1alpha1.Role;
 import de.metaleg.common.net.Family;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -99,14 +97,6 @@ class PlanConverterTest {
             (Consumer<EgressEntry>) e -> e.setRole("Gateway"),
             "no snatIPv4"),
         Arguments.of(
-            "port range that is no half of the port space",
-            (Consumer<EgressEntry>) e -> e.setSnatPorts("1024-65535"),
-            "snatPorts \"1024-65535\" is not a half of the port space (33280-65535 or 1024-33279)"),
-        Arguments.of(
-            "port range that is no range",
-            (Consumer<EgressEntry>) e -> e.setSnatPorts("33280-"),
-            "snatPorts \"33280-\" is not a half"),
-        Arguments.of(
             "bad service name",
             (Consumer<EgressEntry>) e -> e.setService("shop/web\" -j ACCEPT"),
             "not namespace/name"));
@@ -127,29 +117,6 @@ class PlanConverterTest {
       assertEquals(
           good.plan(), c.plan(), "last good state of the bad entry kept, others unchanged");
     }
-  }
-
-  @Test
-  void gatewayEntriesCarryTheirPortHalfOthersNone() {
-    EgressEntry gw = forward();
-    gw.setRole("Gateway");
-    gw.setSnatIPv4("198.51.100.10");
-    gw.setSnatIPv6("2001:db8:100::10");
-    gw.setSnatPorts("1024-33279");
-    EgressEntry fwd = other();
-    fwd.setRole("Forward");
-    fwd.setGatewayNode("node-b");
-    fwd.setGatewayIPv4("192.0.2.2");
-    fwd.setSnatPorts("1024-33279");
-    Conversion c = convert(Map.of(), gw, fwd);
-    assertEquals(List.of(), c.problems());
-    for (Entry e : c.plan().entries()) {
-      assertEquals(
-          e.role() == Role.Gateway ? Optional.of(new PortRange(1024, 33279)) : Optional.empty(),
-          e.snatPorts(),
-          e.toString());
-    }
-    assertEquals(3, c.plan().entries().size());
   }
 
   @Test

@@ -6,7 +6,6 @@ import de.metaleg.agent.AgentConfig;
 import de.metaleg.agent.model.DesiredPlan;
 import de.metaleg.agent.model.Entry;
 import de.metaleg.agent.model.MarkSpace;
-import de.metaleg.agent.model.PortRange;
 import de.metaleg.api.v1alpha1.Role;
 import de.metaleg.common.net.Family;
 import java.util.EnumMap;
@@ -97,27 +96,6 @@ class EntryRecoveryTest {
     assertEquals(List.of(gateway), recover(k, "shop/api", nodeByIp));
     assertEquals(List.of(reject), recover(k, "shop/db", nodeByIp));
     assertEquals(List.of(), recover(k, "shop/none", nodeByIp), "nothing programmed for it");
-  }
-
-  @Test
-  void aGatewayKeepsItsPortHalfInBothFamilies() {
-    List<Entry> gateway = new java.util.ArrayList<>();
-    for (Family f : Family.values()) {
-      boolean v4 = f == Family.V4;
-      gateway.add(
-          new Entry(
-              "shop/api",
-              f,
-              Role.Gateway,
-              EntryRecovery.REASON,
-              Optional.empty(),
-              Optional.empty(),
-              Optional.of(v4 ? "198.51.100.10" : "2001:db8:100::10"),
-              List.of(v4 ? "10.244.1.6" : "fd00:10:244:1::6"),
-              Optional.of(new PortRange(1024, 33279))));
-    }
-    Kernel k = programmed(new DesiredPlan(gateway));
-    assertEquals(gateway, recover(k, "shop/api", Map.of()));
   }
 
   @Test

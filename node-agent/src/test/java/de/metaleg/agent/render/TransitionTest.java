@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import de.metaleg.agent.model.Cidr;
 import de.metaleg.agent.model.DesiredPlan;
 import de.metaleg.agent.model.Entry;
-import de.metaleg.agent.model.PortRange;
 import de.metaleg.agent.render.Transition.Drain;
 import de.metaleg.agent.render.Transition.Forwarded;
 import de.metaleg.agent.render.Transition.Rejected;
@@ -169,35 +168,6 @@ class TransitionTest {
         List.of(),
         Transition.drains(effective, plan(forward(P)), drains, T0.plus(DRAIN), DRAIN),
         "expired at its end");
-  }
-
-  @Test
-  void aDrainKeepsTheOldGatewaysPortHalf() {
-    // lagging nodes' new connections that still arrive here must stay out of the new gateway's half
-    PortRange upper = new PortRange(33280, 65535);
-    Entry old = gateway(L, P, Q);
-    old =
-        new Entry(
-            old.service(),
-            old.family(),
-            old.role(),
-            old.reason(),
-            old.gatewayNode(),
-            old.gatewayIp(),
-            old.snatIp(),
-            old.sources(),
-            Optional.of(upper));
-    List<Drain> drains = Transition.drains(plan(old), plan(forward(P)), List.of(), T0, DRAIN);
-    assertEquals(Optional.of(upper), drains.get(0).ports());
-    assertEquals(Optional.of(upper), drains.get(0).entry().snatPorts());
-    List<Drain> later =
-        Transition.drains(
-            Transition.withDrains(plan(forward(P)), drains),
-            plan(forward(P)),
-            drains,
-            T0.plus(Duration.ofSeconds(3)),
-            DRAIN);
-    assertEquals(Optional.of(upper), later.get(0).ports(), "a re-sync keeps it");
   }
 
   @Test
