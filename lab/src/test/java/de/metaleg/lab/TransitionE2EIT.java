@@ -341,8 +341,16 @@ class TransitionE2EIT {
    * restarted 2 s later. No leak; the pods on the other nodes keep their flows; 1a's flows stall
    * while its node is stale but none breaks, and all answer again within four times the agent's
    * down time plus 5 s (TCP retransmission backoff at both ends).
+   *
+   * <p>A known gap on both backends: in about 1 of 7 full runs (CI, 2026-12-02: once on nftables,
+   * once on iptables) one of 1a's TCP connections was reset after node-1's agent was back, with no
+   * leak. The likely cause is the port collision {@link
+   * #anIdleConnectionSurvivesAFailoverWhenANewGatewaysPodConnectsFromItsPort} makes certain: while
+   * node-1 still sends 1a to node-2, node-3 has not picked up 1a's flows, and each of the 2a/3a
+   * fresh connects it SNATs (20 per second, keeping their ports) may take one of their ports.
    */
   @Test
+  @Tag(KNOWN_GAP)
   @Order(6)
   void agentKilledMidFailover() throws Exception {
     steady("node-2");
@@ -394,6 +402,122 @@ class TransitionE2EIT {
       checks.noLeak(counters(), n -> true);
     }
     checks.assertAll();
+  }
+
+  /**
+   * Idle pooled connections (a database pool, an SMTP relay) of pod 1a across a routine failover
+   * node-2 → node-3, after which pod 3a, on the new gateway, connects to the same server from
+   * exactly the port each of them has on the LB IP. Known gap (issue 11): node-3 has none of
+   * node-2's conntrack entries and SNAT keeps 3a's port, so the server sees a SYN on an established
+   * 4-tuple, and the challenge ACK / RST exchange that follows resets 1a's idle connection ("broken
+   * rst", both families, both backends). Any pod's new connection through a new gateway can hit a
+   * port of a connection the gateway has not picked up yet (an idle one has no packet to be picked
+   * up with); this scenario makes the collision certain. A split of the port space between
+   * consecutive gateways does not fix it: it remaps every pod port outside the half, and a remapped
+   * flow cannot be picked up by the next gateway (it keeps the pod's port, which the server does
+   * not know). What would: the new gateway knowing the old one's bindings (conntrack state sync),
+   * not built.
+   */
+  @Test
+  @Tag(KNOWN_GAP)
+  @Order(7)
+  void anIdleConnectionSurvivesAFailoverWhenANewGatewaysPodConnectsFromItsPort() throws Exception {
+    steady("node-2");
+    Checks checks =
+        new Checks(
+            "idle pooled connections of 1a across failover node-2 -> node-3; 3a then connects from"
+                + " their LB-side ports");
+    List<String> hosts = List.of(plan.externalIPv4(), plan.externalIPv6());
+    List<Pooled> pooled = new ArrayList<>();
+    try (Flows flows = Flows.start(plan, "pooled", ENDPOINT_PODS, true)) {
+      List<Integer> lbPorts = new ArrayList<>();
+      for (String host : hosts) {
+        Pooled p = Pooled.open(plan, "1a", host);
+        pooled.add(p);
+        int port = p.localPort();
+        lbPorts.add(port < 0 ? -1 : lbSidePort("node-2", "1a", host, port));
+        checks.info("1a pooled to " + host + ": " + p.connected + ", LB-side port " + lbPorts);
+      }
+      if (lbPorts.contains(-1)) {
+        fail("1a's pooled connections did not open through node-2: " + checks.details);
+      }
+      flows.awaitWarm(5, Duration.ofSeconds(30));
+      double t0 = Flows.nowMs();
+      metallb.failover(WEB, "node-3");
+      checks.await(() -> awaitGateway("node-3", allNodes()));
+      checks.await(() -> awaitPlansReady(allNodes()));
+      for (int i = 0; i < hosts.size(); i++) {
+        String lb = i == 0 ? plan.lbIPv4() : plan.lbIPv6();
+        String fromPort = Pooled.once(plan, "3a", hosts.get(i), lbPorts.get(i));
+        checks.info("3a from port " + lbPorts.get(i) + " to " + hosts.get(i) + ": " + fromPort);
+        checks.check(
+            fromPort.startsWith("connected") && fromPort.endsWith("ans " + lb),
+            "3a's connection from port "
+                + lbPorts.get(i)
+                + " did not answer with "
+                + lb
+                + ": "
+                + fromPort);
+        String used = pooled.get(i).use();
+        checks.info("1a's pooled connection to " + hosts.get(i) + " used again: " + used);
+        checks.check(
+            used.equals("ans " + lb),
+            "1a's idle connection to "
+                + hosts.get(i)
+                + " did not survive (LB-side port "
+                + lbPorts.get(i)
+                + "): "
+                + used);
+      }
+      hold();
+      double t1 = Flows.nowMs();
+      Flows.Report r = flows.report(t0, t1);
+      checks.report("from the failover to " + HOLD_MS + " ms after the pooled connections' use", r);
+      checks.flows(r, ENDPOINT_PODS, STALL_BOUND, true, true);
+      checks.aliveAtEnd(r, ENDPOINT_PODS);
+      checks.info("fresh connects refused/timed out (not asserted): " + freshFailures(r));
+      flows.close();
+      checks.noLeak(counters(), n -> true);
+    } finally {
+      pooled.forEach(Pooled::close);
+    }
+    checks.assertAll();
+  }
+
+  /**
+   * The port {@code node} SNATed {@code pod}'s TCP connection from {@code localPort} to {@code
+   * host} to (the reply's destination port in its conntrack entry), or -1.
+   */
+  int lbSidePort(String node, String pod, String host, int localPort) {
+    boolean v6 = host.contains(":");
+    String podIp = v6 ? plan.pod(pod).ipv6() : plan.pod(pod).ipv4();
+    Cmd.Result r =
+        Cmd.run(
+            "ip",
+            "netns",
+            "exec",
+            plan.node(node).ns(),
+            "conntrack",
+            "-L",
+            "-p",
+            "tcp",
+            "-f",
+            v6 ? "ipv6" : "ipv4",
+            "--orig-src",
+            podIp,
+            "--orig-port-src",
+            Integer.toString(localPort));
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile(
+                "sport="
+                    + localPort
+                    + " dport="
+                    + plan.flowPort()
+                    + " .*? sport="
+                    + plan.flowPort()
+                    + " dport=(\\d+)")
+            .matcher(r.output());
+    return m.find() ? Integer.parseInt(m.group(1)) : -1;
   }
 
   // ---------------------------------------------------------------- fixtures
