@@ -10,19 +10,10 @@ source address the lab's echo server saw) or broken REASON:
 With --once it sends one line right after connecting, prints the answer and exits.
 Plain python3, no packages."""
 import argparse
-import errno
 import socket
 import sys
 
-
-def reason(e):
-    if isinstance(e, ConnectionResetError):
-        return "rst"
-    if isinstance(e, socket.timeout):
-        return "timeout"
-    if isinstance(e, OSError) and e.errno is not None:
-        return errno.errorcode.get(e.errno, str(e.errno)).lower()
-    return type(e).__name__
+from flows import reason  # beside this script
 
 
 def say(*fields):

@@ -147,25 +147,20 @@ final class Flows implements AutoCloseable {
 
   private void startOne(String pod, boolean fresh) throws IOException {
     List<String> cmd =
-        new ArrayList<>(
-            List.of(
-                "ip",
-                "netns",
-                "exec",
-                plan.pod(pod).ns(),
-                "python3",
-                "-u",
-                Lab.SCRIPTS.resolve("flows.py").toString(),
-                "--v4",
-                plan.externalIPv4(),
-                "--v6",
-                plan.externalIPv6(),
-                "--port",
-                Integer.toString(plan.flowPort()),
-                // a stall is judged by the checks' bounds; flows.py gives a connection up (and
-                // reports it broken) only after DEAD_S, longer than any bound
-                "--dead",
-                Integer.toString(DEAD_S)));
+        Lab.inPod(
+            plan,
+            pod,
+            "flows.py",
+            "--v4",
+            plan.externalIPv4(),
+            "--v6",
+            plan.externalIPv6(),
+            "--port",
+            Integer.toString(plan.flowPort()),
+            // a stall is judged by the checks' bounds; flows.py gives a connection up (and
+            // reports it broken) only after DEAD_S, longer than any bound
+            "--dead",
+            Integer.toString(DEAD_S));
     if (fresh) {
       cmd.addAll(List.of("--fresh", "0.05"));
     }

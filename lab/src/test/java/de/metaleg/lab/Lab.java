@@ -199,6 +199,22 @@ final class Lab implements AutoCloseable {
     start("agent-" + node, plan.node(node).ns(), cmd, env);
   }
 
+  /** {@code python3 -u lab/scripts/<script> args...} inside {@code pod}'s namespace. */
+  static List<String> inPod(LabPlan plan, String pod, String script, String... args) {
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                "ip",
+                "netns",
+                "exec",
+                plan.pod(pod).ns(),
+                "python3",
+                "-u",
+                SCRIPTS.resolve(script).toString()));
+    cmd.addAll(List.of(args));
+    return cmd;
+  }
+
   /** SIGTERM, as a DaemonSet rollout would; the agent must leave its rules in place. */
   void stopAgent(String node) {
     stop("agent-" + node);

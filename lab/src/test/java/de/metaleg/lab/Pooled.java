@@ -49,16 +49,7 @@ final class Pooled implements AutoCloseable {
   private static List<String> command(LabPlan plan, String pod, String host, String... options) {
     List<String> cmd =
         new java.util.ArrayList<>(
-            List.of(
-                "ip",
-                "netns",
-                "exec",
-                plan.pod(pod).ns(),
-                "python3",
-                "-u",
-                Lab.SCRIPTS.resolve("pooled.py").toString(),
-                host,
-                Integer.toString(plan.flowPort())));
+            Lab.inPod(plan, pod, "pooled.py", host, Integer.toString(plan.flowPort())));
     cmd.addAll(List.of(options));
     return cmd;
   }
