@@ -90,6 +90,10 @@ public final class ProgrammingLatencyBenchmark {
    * Controller loggers set to debug (comma-separated), e.g. JOSDK's event processing; off for the
    * numbers, logging costs time.
    */
+  /** The agent jar to run (default: the node-agent module's), e.g. to compare two builds. */
+  static final Path AGENT_JAR =
+      Path.of(System.getProperty("bench.agentJar", Lab.AGENT_JAR.toString()));
+
   static final String CONTROLLER_DEBUG = System.getProperty("bench.controllerDebug", "");
 
   /** Held so the JUL configuration is not garbage collected (the mock logs every request). */
@@ -168,7 +172,7 @@ public final class ProgrammingLatencyBenchmark {
     Path controllerJar = RUN.resolve("metaleg-controller.jar");
     Path agentJar = RUN.resolve("metaleg-node-agent.jar");
     Files.copy(Lab.CONTROLLER_JAR, controllerJar, StandardCopyOption.REPLACE_EXISTING);
-    Files.copy(Lab.AGENT_JAR, agentJar, StandardCopyOption.REPLACE_EXISTING);
+    Files.copy(AGENT_JAR, agentJar, StandardCopyOption.REPLACE_EXISTING);
     Cmd.run(List.of("bash", NET.toString(), "up", Integer.toString(NODES)), 60).orThrow();
 
     MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
