@@ -87,15 +87,20 @@ final class Lab implements AutoCloseable {
         : Optional.of("missing tool " + tool + " (" + hint + ")");
   }
 
-  static Lab start(Map<String, String> agentEnv) throws IOException {
-    if (Files.isDirectory(LOGS)) {
-      try (var old = Files.list(LOGS)) {
+  /** {@code dir} exists and holds no files (a run's logs start empty). */
+  static void emptyDirectory(Path dir) throws IOException {
+    if (Files.isDirectory(dir)) {
+      try (var old = Files.list(dir)) {
         for (Path f : old.toList()) {
           Files.delete(f);
         }
       }
     }
-    Files.createDirectories(LOGS);
+    Files.createDirectories(dir);
+  }
+
+  static Lab start(Map<String, String> agentEnv) throws IOException {
+    emptyDirectory(LOGS);
     Files.createDirectories(RUN);
     Files.copy(CONTROLLER_JAR, CONTROLLER_COPY, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     Files.copy(AGENT_JAR, AGENT_COPY, java.nio.file.StandardCopyOption.REPLACE_EXISTING);

@@ -160,14 +160,7 @@ public final class ProgrammingLatencyBenchmark {
   }
 
   void start() throws IOException {
-    if (Files.isDirectory(LOGS)) {
-      try (var old = Files.list(LOGS)) {
-        for (Path f : old.toList()) {
-          Files.delete(f);
-        }
-      }
-    }
-    Files.createDirectories(LOGS);
+    Lab.emptyDirectory(LOGS);
     Files.createDirectories(RUN);
     Path controllerJar = RUN.resolve("metaleg-controller.jar");
     Path agentJar = RUN.resolve("metaleg-node-agent.jar");
