@@ -61,6 +61,15 @@ public interface Dataplane {
   }
 
   /**
+   * How long a reading of {@link #guardCounters} serves the metric (its staleness bound). A sync
+   * that rewrites the guard chain resets its counters; the drops since the last reading are lost
+   * then, except before a full sync, which reads them first ({@link TransitionDataplane}).
+   */
+  default java.time.Duration guardReadPeriod() {
+    return java.time.Duration.ofSeconds(10);
+  }
+
+  /**
    * Cheap drift check against the last sync (the canary, every few seconds): a description of what
    * is missing, if anything. Its cost must not grow with what other components program.
    */

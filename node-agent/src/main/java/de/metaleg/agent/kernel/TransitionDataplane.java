@@ -67,7 +67,7 @@ public final class TransitionDataplane implements Dataplane {
   private final de.metaleg.agent.render.GuardCounters guardTotals =
       new de.metaleg.agent.render.GuardCounters();
   private Map<String, Long> lastGuardDrops = Map.of();
-  private long guardsReadAt;
+  private Instant guardsReadAt; // null before the first read
 
   public TransitionDataplane(
       Dataplane backend, CommandRunner runner, List<Cidr> exclude, Clock clock) {
@@ -111,6 +111,9 @@ public final class TransitionDataplane implements Dataplane {
     Map<String, Instant> nextSettling = Transition.settling(settling, switching, now, SETTLE);
     wanted = wanted.withSettling(nextSettling.keySet());
 
+    if (full) {
+      readGuardsBeforeRewrite(now);
+    }
     SyncResult programmed = backend.sync(wanted.withQuarantine(switching), full);
     List<String> warnings = new ArrayList<>(programmed.warnings());
     Map<String, Long> steps = new LinkedHashMap<>(programmed.stepMillis());
@@ -171,21 +174,38 @@ public final class TransitionDataplane implements Dataplane {
   }
 
   /**
-   * Packets each guard dropped since start, for the metric; read from the rules at most every 10 s
-   * (one listing of MetalEG's forward chain per family).
+   * Packets each guard dropped since start, for the metric; read from the rules at most once per
+   * the backend's {@link Dataplane#guardReadPeriod} however often it is scraped (a scrape asks once
+   * per guard), also when the read fails (then the last totals stay).
    */
   public Map<String, Long> guardDrops() {
     synchronized (guardTotals) {
-      long now = System.nanoTime();
-      if (now - guardsReadAt > 10_000_000_000L || lastGuardDrops.isEmpty()) {
-        guardsReadAt = now;
-        try {
-          lastGuardDrops = guardTotals.update(backend.guardCounters());
-        } catch (RuntimeException e) {
-          LOG.debug("guard counters not read: {}", e.getMessage());
-        }
+      Instant now = clock.instant();
+      if (guardsReadAt == null || !now.isBefore(guardsReadAt.plus(backend.guardReadPeriod()))) {
+        readGuards(now);
       }
       return lastGuardDrops;
+    }
+  }
+
+  /**
+   * A full sync rewrites the forward chain and resets its counters: once the metric is read at all,
+   * the drops since its last read are taken first, so the totals lose none of them.
+   */
+  private void readGuardsBeforeRewrite(Instant now) {
+    synchronized (guardTotals) {
+      if (guardsReadAt != null) {
+        readGuards(now);
+      }
+    }
+  }
+
+  private void readGuards(Instant now) { // holds guardTotals
+    guardsReadAt = now;
+    try {
+      lastGuardDrops = guardTotals.update(backend.guardCounters());
+    } catch (RuntimeException e) {
+      LOG.debug("guard counters not read: {}", e.getMessage());
     }
   }
 

@@ -14,6 +14,7 @@ import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.LongSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -33,6 +34,11 @@ import org.slf4j.LoggerFactory;
  * commit without any is a change. Until the monitor's netlink socket is subscribed (checked in
  * {@code /proc}), after it exits (it does on netlink overflow, e.g. during a full sync of 40,000
  * elements) and on any line it cannot parse, everything counts as changed.
+ *
+ * <p>When it cannot be started or does not subscribe within 1 s (binary missing, no permission),
+ * the canary reads everything every time (as with iptables-legacy) and the monitor is tried again
+ * after {@link Retries} back-off, not on every run: a failed start blocks the canary's run for up
+ * to that second. Logged once when falling back and once when it works again.
  */
 public final class XtablesMonitor implements KernelChanges, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(XtablesMonitor.class);
@@ -48,19 +54,36 @@ public final class XtablesMonitor implements KernelChanges, AutoCloseable {
   private final Transactions pending = new Transactions(); // guarded by this
   private Process process; // guarded by this
   private boolean trusted; // guarded by this: subscribed and no event lost since
-  private boolean warned;
+  private final Retries retries = new Retries(); // guarded by this
+  private final LongSupplier nanoTime;
 
   /** {@code prefix} as for {@link ProcessRunner} ({@code ip netns exec NS} in tests). */
   public XtablesMonitor(List<String> prefix) {
-    this.prefix = List.copyOf(prefix);
+    this(prefix, System::nanoTime);
     Runtime.getRuntime().addShutdownHook(new Thread(this::close, "metaleg-monitor-stop"));
+  }
+
+  XtablesMonitor(List<String> prefix, LongSupplier nanoTime) {
+    this.prefix = List.copyOf(prefix);
+    this.nanoTime = nanoTime;
   }
 
   @Override
   public synchronized boolean changed() {
     if (!trusted || !process.isAlive()) {
-      stop();
-      start();
+      long now = nanoTime.getAsLong();
+      if (retries.due(now)) {
+        stop();
+        String failure = start();
+        if (failure == null && retries.succeeded()) {
+          LOG.info("xtables-monitor subscribed again: the canary reads nf_tables only on change");
+        } else if (failure != null && retries.failed(now)) {
+          LOG.warn(
+              "{}: the canary reads everything every run; retrying with back-off up to {} s",
+              failure,
+              Retries.MAX_NANOS / 1_000_000_000L);
+        }
+      }
       return true;
     }
     return pending.drain().stream().anyMatch(c -> c.relevant() && !own.contains(c.pid()));
@@ -84,9 +107,10 @@ public final class XtablesMonitor implements KernelChanges, AutoCloseable {
 
   /**
    * Starts the monitor and waits (up to 1 s) until its socket is subscribed: from then on every
-   * commit reaches it, and the canary's read that follows covers everything before.
+   * commit reaches it, and the canary's read that follows covers everything before. Null when it
+   * is, else why not.
    */
-  private void start() {
+  private String start() {
     trusted = false;
     pending.drain();
     List<String> argv = new ArrayList<>(prefix);
@@ -99,11 +123,7 @@ public final class XtablesMonitor implements KernelChanges, AutoCloseable {
               .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
               .start();
     } catch (IOException e) {
-      if (!warned) {
-        warned = true;
-        LOG.warn("cannot run {}: the canary reads everything every time: {}", argv, e.getMessage());
-      }
-      return;
+      return "cannot run " + String.join(" ", argv) + ": " + e.getMessage();
     }
     process = p;
     Thread reader = new Thread(() -> read(p), "metaleg-nft-events");
@@ -113,17 +133,21 @@ public final class XtablesMonitor implements KernelChanges, AutoCloseable {
     while (p.isAlive() && System.nanoTime() < deadline) {
       if (subscribed(p.pid())) {
         trusted = true;
-        return;
+        return null;
       }
       try {
         Thread.sleep(10);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        return;
+        break;
       }
     }
-    LOG.debug("xtables-monitor not subscribed after {} ms; retrying later", SUBSCRIBE_WAIT_MS);
+    String why =
+        p.isAlive()
+            ? " not subscribed within " + SUBSCRIBE_WAIT_MS + " ms"
+            : " exited with " + p.exitValue();
     p.destroy();
+    return String.join(" ", argv) + why;
   }
 
   private void read(Process p) {
@@ -215,6 +239,36 @@ public final class XtablesMonitor implements KernelChanges, AutoCloseable {
       }
     }
     return false;
+  }
+
+  /**
+   * Pure: when to try starting the monitor again after starts that failed, 30 s after the first,
+   * doubling up to 5 minutes; a start that works resets it.
+   */
+  static final class Retries {
+    static final long FIRST_NANOS = 30_000_000_000L;
+    static final long MAX_NANOS = 300_000_000_000L;
+    private int failures;
+    private long next;
+
+    /** Whether a start may be tried at {@code now} (nanoTime). */
+    boolean due(long now) {
+      return failures == 0 || now - next >= 0;
+    }
+
+    /** A start at {@code now} failed; true when it is the first since the last that worked. */
+    boolean failed(long now) {
+      failures++;
+      next = now + Math.min(MAX_NANOS, FIRST_NANOS << Math.min(failures - 1, 10));
+      return failures == 1;
+    }
+
+    /** A start worked; true when starts had failed before it. */
+    boolean succeeded() {
+      boolean recovered = failures > 0;
+      failures = 0;
+      return recovered;
+    }
   }
 
   /** Pure: turns the monitor's lines into commits. */

@@ -207,4 +207,94 @@ class TransitionDataplaneTest {
     assertEquals("incremental Forward[10.244.1.5] quarantine[]", log.get(0), "Q settled");
     assertEquals(Optional.empty(), dp.nextDeadline());
   }
+
+  @Test
+  void guardCountersAreReadAtMostOncePerPeriodHoweverOftenTheyAreScraped() {
+    Instant t0 = Instant.parse("2026-12-01T00:00:00Z");
+    Instant[] now = {t0};
+    Clock ticking =
+        new Clock() {
+          @Override
+          public ZoneOffset getZone() {
+            return ZoneOffset.UTC;
+          }
+
+          @Override
+          public Clock withZone(java.time.ZoneId zone) {
+            return this;
+          }
+
+          @Override
+          public Instant instant() {
+            return now[0];
+          }
+        };
+    long[] settling = {-1}; // before the first sync there is no chain to read
+    List<Instant> reads = new ArrayList<>();
+    RecordingDataplane backend =
+        new RecordingDataplane(facts) {
+          @Override
+          public Map<String, Long> guardCounters() {
+            reads.add(now[0]);
+            if (settling[0] < 0) {
+              throw new DataplaneException("nft list chain inet metaleg forward: no such file");
+            }
+            return Map.of("settling", settling[0]);
+          }
+
+          @Override
+          public SyncResult sync(DesiredPlan plan, boolean full) {
+            if (full) {
+              settling[0] = 0; // the chain is rewritten
+            }
+            return super.sync(plan, full);
+          }
+        };
+    TransitionDataplane dp =
+        new TransitionDataplane(backend, runner(""), facts.excludeDestinations(), ticking);
+    Duration period = backend.guardReadPeriod();
+    dp.sync(plan(entry(Role.Forward, P)), true);
+    assertEquals(1, backend.synced.size());
+    assertEquals(List.of(), reads, "no read for a metric nobody asked for yet");
+    settling[0] = -1;
+
+    for (int ask = 0; ask < 3; ask++) { // one scrape asks once per guard
+      assertEquals(null, dp.guardDrops().get("settling"), "nothing read yet");
+    }
+    assertEquals(List.of(t0), reads, "a failed read is not retried on every ask");
+
+    settling[0] = 5;
+    Instant second = t0.plus(period);
+    now[0] = second;
+    for (int ask = 0; ask < 3; ask++) {
+      assertEquals(5L, dp.guardDrops().get("settling"));
+    }
+    assertEquals(List.of(t0, second), reads, "read once per period");
+
+    settling[0] = 7;
+    now[0] = second.plus(period).minusMillis(1);
+    assertEquals(5L, dp.guardDrops().get("settling"), "younger than the period: not read again");
+    assertEquals(List.of(t0, second), reads);
+
+    Instant third = second.plus(period);
+    now[0] = third;
+    assertEquals(7L, dp.guardDrops().get("settling"));
+    assertEquals(List.of(t0, second, third), reads);
+
+    settling[0] = -1; // a failed read keeps the last totals
+    Instant fourth = third.plus(period);
+    now[0] = fourth;
+    assertEquals(7L, dp.guardDrops().get("settling"));
+    assertEquals(7L, dp.guardDrops().get("settling"));
+    assertEquals(List.of(t0, second, third, fourth), reads);
+
+    settling[0] = 9; // 2 more drops, then a full sync resets the counter
+    Instant full = fourth.plusSeconds(1);
+    now[0] = full;
+    dp.sync(plan(entry(Role.Forward, P)), true);
+    assertEquals(List.of(t0, second, third, fourth, full), reads, "read before the rewrite");
+    settling[0] = 2;
+    now[0] = full.plus(period);
+    assertEquals(11L, dp.guardDrops().get("settling"), "9 before the rewrite, 2 after it");
+  }
 }

@@ -5,13 +5,20 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import de.metaleg.agent.kernel.XtablesMonitor.Commit;
+import de.metaleg.agent.kernel.XtablesMonitor.Retries;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Which nf_tables commits the canary must look at, from {@code xtables-monitor -e} lines as
- * xtables-monitor 1.8.9 prints them (captured next to nft 1.0.6 on Linux 6.18).
+ * xtables-monitor 1.8.9 prints them (captured next to nft 1.0.6 on Linux 6.18), and when it is
+ * started again (one test runs {@code sh} and {@code sleep} as a monitor that never subscribes; no
+ * root needed).
  */
 class XtablesMonitorTest {
   private static List<Commit> commits(String... lines) {
@@ -77,5 +84,54 @@ class XtablesMonitorTest {
     assertTrue(XtablesMonitor.subscribed(table, Set.of("24934263", "24934264")));
     assertFalse(XtablesMonitor.subscribed(table, Set.of("24934263")), "not in the group");
     assertFalse(XtablesMonitor.subscribed(table, Set.of("24033548")), "not this process's");
+  }
+
+  @Test
+  void failedStartsAreRetriedAfterABackOffThatDoublesUpTo5Minutes() {
+    long s = 1_000_000_000L;
+    Retries r = new Retries();
+    assertTrue(r.due(0), "nothing failed yet");
+    assertTrue(r.failed(0), "the first failure is the one to log");
+    assertFalse(r.due(29 * s));
+    assertTrue(r.due(30 * s));
+    assertFalse(r.failed(30 * s), "logged once");
+    assertFalse(r.due(89 * s));
+    assertTrue(r.due(90 * s), "60 s after the second");
+    long now = 90 * s;
+    for (int i = 0; i < 20; i++) {
+      r.failed(now);
+    }
+    assertFalse(r.due(now + 299 * s));
+    assertTrue(r.due(now + 300 * s), "at most 5 minutes");
+    assertTrue(r.succeeded(), "recovered: the one to log");
+    assertFalse(r.succeeded());
+    assertTrue(r.due(now + 301 * s));
+    assertTrue(r.failed(now + 301 * s), "a new fallback is logged again");
+  }
+
+  @Test
+  void aMonitorThatNeverSubscribesIsNotStartedAgainOnEveryRun(@TempDir Path dir)
+      throws IOException {
+    Path starts = dir.resolve("starts");
+    long[] now = {0};
+    XtablesMonitor monitor =
+        new XtablesMonitor(
+            List.of("sh", "-c", "echo started >> " + starts + "; exec sleep 30", "fake"),
+            () -> now[0]);
+    try {
+      assertTrue(monitor.changed(), "not subscribed: the canary reads everything");
+      assertEquals(1, Files.readAllLines(starts).size(), "started once");
+      long t0 = System.nanoTime();
+      for (int i = 0; i < 5; i++) {
+        assertTrue(monitor.changed(), "still reads everything");
+      }
+      assertTrue(System.nanoTime() - t0 < 500_000_000L, "no run waited for a subscription");
+      assertEquals(1, Files.readAllLines(starts).size(), "not started again before the back-off");
+      now[0] += Retries.FIRST_NANOS;
+      assertTrue(monitor.changed());
+      assertEquals(2, Files.readAllLines(starts).size(), "started again after it");
+    } finally {
+      monitor.close();
+    }
   }
 }
