@@ -149,23 +149,7 @@ class TransitionDataplaneTest {
   void sourcesMovedAwayDrainThenLeave() {
     Instant t0 = Instant.parse("2026-12-01T00:00:00Z");
     Clock[] clock = {Clock.fixed(t0, ZoneOffset.UTC)};
-    Clock ticking =
-        new Clock() {
-          @Override
-          public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-          }
-
-          @Override
-          public Clock withZone(java.time.ZoneId zone) {
-            return this;
-          }
-
-          @Override
-          public Instant instant() {
-            return clock[0].instant();
-          }
-        };
+    Clock ticking = ticking(() -> clock[0].instant());
     TransitionDataplane dp =
         new TransitionDataplane(
             new FakeBackend(), runner(""), facts.excludeDestinations(), ticking);
@@ -212,23 +196,7 @@ class TransitionDataplaneTest {
   void guardCountersAreReadAtMostOncePerPeriodHoweverOftenTheyAreScraped() {
     Instant t0 = Instant.parse("2026-12-01T00:00:00Z");
     Instant[] now = {t0};
-    Clock ticking =
-        new Clock() {
-          @Override
-          public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-          }
-
-          @Override
-          public Clock withZone(java.time.ZoneId zone) {
-            return this;
-          }
-
-          @Override
-          public Instant instant() {
-            return now[0];
-          }
-        };
+    Clock ticking = ticking(() -> now[0]);
     long[] settling = {-1}; // before the first sync there is no chain to read
     List<Instant> reads = new ArrayList<>();
     RecordingDataplane backend =
@@ -296,5 +264,25 @@ class TransitionDataplaneTest {
     settling[0] = 2;
     now[0] = full.plus(period);
     assertEquals(11L, dp.guardDrops().get("settling"), "9 before the rewrite, 2 after it");
+  }
+
+  /** A clock that reads {@code now} on every call (tests move time by changing what it returns). */
+  static Clock ticking(java.util.function.Supplier<Instant> now) {
+    return new Clock() {
+      @Override
+      public ZoneOffset getZone() {
+        return ZoneOffset.UTC;
+      }
+
+      @Override
+      public Clock withZone(java.time.ZoneId zone) {
+        return this;
+      }
+
+      @Override
+      public Instant instant() {
+        return now.get();
+      }
+    };
   }
 }
