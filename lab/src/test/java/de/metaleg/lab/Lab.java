@@ -100,6 +100,26 @@ final class Lab implements AutoCloseable {
   }
 
   static Lab start(Map<String, String> agentEnv) throws IOException {
+    Lab lab = startApiServerOnly(agentEnv);
+    try {
+      lab.startMetalEg();
+      return lab;
+    } catch (RuntimeException e) {
+      lab.close();
+      throw e;
+    }
+  }
+
+  /** The controller and an agent per node (after {@link #startApiServerOnly}). */
+  void startMetalEg() {
+    startController();
+    for (LabPlan.Node node : plan.nodes()) {
+      startAgent(node.name());
+    }
+  }
+
+  /** The namespaces and the API server only: MetalEG is started by {@link #startMetalEg}. */
+  static Lab startApiServerOnly(Map<String, String> agentEnv) throws IOException {
     emptyDirectory(LOGS);
     Files.createDirectories(RUN);
     Files.copy(CONTROLLER_JAR, CONTROLLER_COPY, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
@@ -112,10 +132,6 @@ final class Lab implements AutoCloseable {
     lab.shutdownHook = hook;
     try {
       lab.startApiServer();
-      lab.startController();
-      for (LabPlan.Node node : lab.plan.nodes()) {
-        lab.startAgent(node.name());
-      }
       return lab;
     } catch (RuntimeException | IOException e) {
       lab.close();
