@@ -1,5 +1,8 @@
 package de.metaleg.lab;
 
+import static java.nio.file.StandardCopyOption.COPY_ATTRIBUTES;
+import static java.nio.file.StandardCopyOption.REPLACE_EXISTING;
+
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -113,6 +116,10 @@ final class Lab implements AutoCloseable {
   /** The controller and an agent per node (after {@link #startApiServerOnly}). */
   void startMetalEg() {
     startController();
+    startAgents();
+  }
+
+  void startAgents() {
     for (LabPlan.Node node : plan.nodes()) {
       startAgent(node.name());
     }
@@ -122,8 +129,12 @@ final class Lab implements AutoCloseable {
   static Lab startApiServerOnly(Map<String, String> agentEnv) throws IOException {
     emptyDirectory(LOGS);
     Files.createDirectories(RUN);
-    Files.copy(CONTROLLER_JAR, CONTROLLER_COPY, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    Files.copy(AGENT_JAR, AGENT_COPY, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    Files.copy(
+        CONTROLLER_JAR,
+        CONTROLLER_COPY,
+        REPLACE_EXISTING,
+        COPY_ATTRIBUTES); // mtime kept: a CDS archive checks it
+    Files.copy(AGENT_JAR, AGENT_COPY, REPLACE_EXISTING, COPY_ATTRIBUTES);
     Cmd.run(List.of("bash", LAB_NET.toString(), "up"), 60).orThrow();
     Lab lab = new Lab(LabPlan.load(LAB_NET), agentEnv);
     // An interrupted run (Ctrl-C, surefire timeout) must not leave namespaces or processes.
@@ -198,9 +209,10 @@ final class Lab implements AutoCloseable {
         });
   }
 
-  private void startController() {
+  void startController() {
     List<String> cmd = new ArrayList<>(List.of("java"));
     cmd.addAll(JVM_FLAGS);
+    cmd.addAll(jvmFlags("lab.controllerJvmFlags", CONTROLLER_COPY, "controller"));
     cmd.addAll(List.of("-jar", CONTROLLER_COPY.toString()));
     start(
         "controller",
@@ -213,6 +225,7 @@ final class Lab implements AutoCloseable {
   void startAgent(String node) {
     List<String> cmd = new ArrayList<>(List.of("java"));
     cmd.addAll(JVM_FLAGS);
+    cmd.addAll(jvmFlags("lab.agentJvmFlags", AGENT_COPY, node));
     cmd.addAll(List.of("-jar", AGENT_COPY.toString()));
     Map<String, String> env = new LinkedHashMap<>(agentEnv);
     env.put("KUBECONFIG", kubeconfigLan().toString());
@@ -234,6 +247,77 @@ final class Lab implements AutoCloseable {
                 SCRIPTS.resolve(script).toString()));
     cmd.addAll(List.of(args));
     return cmd;
+  }
+
+  /** Class-data-sharing archives of the jars the lab runs, one per jar version. */
+  static final Path CDS = MODULE.resolve("target/lab-cds");
+
+  /**
+   * The flags of {@link #extraFlags} when that property is set; otherwise an application CDS
+   * archive for {@code jar}: used when one exists for this version of the jar (name, size and
+   * mtime, which the JVM checks too), else written by this process at its exit and kept by {@link
+   * #close} for the next start. Four JVMs starting at once on two cores spend most of a cold start
+   * loading classes: the archives take the lab's cold start from ~10 s to ~6.4 s
+   * (docs/benchmarks.md, "Lab cold start"). {@code -Dlab.cds=false} turns it off.
+   */
+  static List<String> jvmFlags(String property, Path jar, String name) {
+    if (!System.getProperty(property, "").isBlank()) {
+      return extraFlags(property, name);
+    }
+    if (!Boolean.parseBoolean(System.getProperty("lab.cds", "true"))) {
+      return List.of();
+    }
+    try {
+      Path shared = CDS.resolve(cdsKey(jar) + ".jsa");
+      if (Files.isRegularFile(shared)) {
+        return List.of("-XX:SharedArchiveFile=" + shared);
+      }
+      Files.createDirectories(CDS);
+      return List.of("-XX:ArchiveClassesAtExit=" + CDS.resolve(cdsKey(jar) + "." + name + ".new"));
+    } catch (IOException e) {
+      return List.of(); // no archive: only slower
+    }
+  }
+
+  static String cdsKey(Path jar) throws IOException {
+    return jar.getFileName()
+        + "-"
+        + Files.size(jar)
+        + "-"
+        + Files.getLastModifiedTime(jar).toMillis();
+  }
+
+  /** After the JVMs exited: one archive each process wrote becomes the archive of its jar. */
+  private static void keepArchives() {
+    if (!Files.isDirectory(CDS)) {
+      return;
+    }
+    try (var files = Files.list(CDS)) {
+      for (Path f : files.sorted().toList()) {
+        String n = f.getFileName().toString();
+        if (!n.endsWith(".new")) {
+          continue;
+        }
+        String key = n.substring(0, n.lastIndexOf('.', n.length() - 5));
+        Path shared = CDS.resolve(key + ".jsa");
+        if (!Files.exists(shared) && Files.size(f) > 0) {
+          Files.move(f, shared, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } else {
+          Files.delete(f);
+        }
+      }
+    } catch (IOException e) {
+      // an archive not kept is made again by the next start
+    }
+  }
+
+  /**
+   * Extra JVM flags for benchmarks (system property {@code name}, space-separated; {@code {name}}
+   * becomes the node or "controller"), e.g. {@code -XX:SharedArchiveFile=...}. None by default.
+   */
+  static List<String> extraFlags(String property, String name) {
+    String flags = System.getProperty(property, "").trim();
+    return flags.isEmpty() ? List.of() : List.of(flags.replace("{name}", name).split("\\s+"));
   }
 
   /** SIGTERM, as a DaemonSet rollout would; the agent must leave its rules in place. */
@@ -373,6 +457,7 @@ final class Lab implements AutoCloseable {
     if (client != null) {
       client.close();
     }
+    keepArchives();
     Cmd.run(List.of("bash", LAB_NET.toString(), "down"), 60);
   }
 }

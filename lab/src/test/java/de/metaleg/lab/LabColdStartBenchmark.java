@@ -22,8 +22,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * <pre>
  * mvn -B -q -pl lab -am package -DskipTests
  * cd lab && flock /tmp/metaleg-kernel.lock java -cp target/test-classes:target/metaleg-lab.jar \
- *     de.metaleg.lab.LabColdStartBenchmark [runs, default 5] [iptables|nftables]
+ *     de.metaleg.lab.LabColdStartBenchmark [runs, default 5] [iptables|nftables] [controller-first]
  * </pre>
+ *
+ * With {@code controller-first} the agents are spawned only once every plan is written, which shows
+ * what the controller's start costs without three agent JVMs starting beside it.
  */
 public final class LabColdStartBenchmark {
   static final ServiceRef WEB = new ServiceRef("default", "web");
@@ -35,18 +38,19 @@ public final class LabColdStartBenchmark {
   public static void main(String[] args) throws Exception {
     int runs = args.length > 0 ? Integer.parseInt(args[0]) : 5;
     String backend = args.length > 1 ? args[1] : "iptables";
+    boolean controllerFirst = args.length > 2 && args[2].equals("controller-first");
     Optional<String> missing = Lab.missingRequirement();
     if (missing.isPresent()) {
       System.err.println("cannot run the lab: " + missing.get());
       System.exit(2);
     }
     System.out.printf(
-        "lab cold start, FIREWALL_BACKEND=%s, %d runs; ms from spawning controller and agents%n",
-        backend, runs);
+        "lab cold start, FIREWALL_BACKEND=%s, %d runs%s; ms from spawning the controller%n",
+        backend, runs, controllerFirst ? ", agents spawned once the plans are written" : "");
     System.out.printf("%3s %10s %10s %12s  %s%n", "#", "plans", "ready", "egress", "per pod");
     List<Run> all = new ArrayList<>();
     for (int i = 1; i <= runs; i++) {
-      Run r = once(backend);
+      Run r = once(backend, controllerFirst);
       all.add(r);
       System.out.printf(
           "%3d %10d %10d %12d  %s  (load %s)%n",
@@ -61,7 +65,7 @@ public final class LabColdStartBenchmark {
     System.exit(0);
   }
 
-  static Run once(String backend) throws Exception {
+  static Run once(String backend, boolean controllerFirst) throws Exception {
     try (Lab lab = Lab.startApiServerOnly(Map.of("FIREWALL_BACKEND", backend))) {
       LabPlan plan = lab.plan;
       Cluster cluster = lab.clusterWithNodes();
@@ -75,7 +79,15 @@ public final class LabColdStartBenchmark {
       List<String> nodes = plan.nodes().stream().map(LabPlan.Node::name).toList();
 
       long t0 = System.nanoTime();
-      lab.startMetalEg();
+      if (controllerFirst) {
+        lab.startController();
+        while (!written(cluster.plans(), nodes) && ms(t0) < GIVE_UP_MS) {
+          Thread.sleep(20);
+        }
+        lab.startAgents();
+      } else {
+        lab.startMetalEg();
+      }
       Map<String, Long> egress = new ConcurrentHashMap<>();
       List<Thread> probers = new ArrayList<>();
       for (String pod : ENDPOINT_PODS) {
