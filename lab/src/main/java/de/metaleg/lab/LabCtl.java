@@ -1,6 +1,5 @@
 package de.metaleg.lab;
 
-import de.metaleg.lab.Cluster.Endpoint;
 import de.metaleg.lab.Cluster.ServiceRef;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -49,14 +48,7 @@ public final class LabCtl {
           }
           if (client.services().inNamespace(WEB.namespace()).withName(WEB.name()).get() == null) {
             cluster.createService(
-                WEB,
-                false,
-                plan.lbIPv4(),
-                plan.lbIPv6(),
-                ENDPOINT_PODS.stream()
-                    .map(plan::pod)
-                    .map(p -> new Endpoint("web-" + p.id(), p.node(), p.ipv4(), p.ipv6()))
-                    .toList());
+                WEB, false, plan.lbIPv4(), plan.lbIPv6(), plan.endpoints(ENDPOINT_PODS));
           }
           metallb.announce(WEB, "node-2");
         }

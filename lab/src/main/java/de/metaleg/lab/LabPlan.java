@@ -45,6 +45,14 @@ public record LabPlan(
         .orElseThrow(() -> new IllegalArgumentException("no lab node " + name));
   }
 
+  /** The Endpoint of each pod (EndpointSlice entry {@code web-<id>} on the pod's node). */
+  public java.util.List<Cluster.Endpoint> endpoints(java.util.List<String> podIds) {
+    return podIds.stream()
+        .map(this::pod)
+        .map(p -> new Cluster.Endpoint("web-" + p.id(), p.node(), p.ipv4(), p.ipv6()))
+        .toList();
+  }
+
   public Pod pod(String id) {
     return pods.stream()
         .filter(p -> p.id().equals(id))

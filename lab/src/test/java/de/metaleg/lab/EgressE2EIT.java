@@ -313,11 +313,7 @@ class EgressE2EIT {
 
   static void ensureService(boolean optIn) {
     if (lab.client().services().inNamespace(WEB.namespace()).withName(WEB.name()).get() == null) {
-      List<Endpoint> endpoints =
-          ENDPOINT_PODS.stream()
-              .map(plan::pod)
-              .map(p -> new Endpoint("web-" + p.id(), p.node(), p.ipv4(), p.ipv6()))
-              .toList();
+      List<Endpoint> endpoints = plan.endpoints(ENDPOINT_PODS);
       cluster.createService(WEB, optIn, plan.lbIPv4(), plan.lbIPv6(), endpoints);
     } else {
       cluster.setOptIn(WEB, optIn);

@@ -69,11 +69,7 @@ public final class LabColdStartBenchmark {
     try (Lab lab = Lab.startApiServerOnly(Map.of("FIREWALL_BACKEND", backend))) {
       LabPlan plan = lab.plan;
       Cluster cluster = lab.clusterWithNodes();
-      List<Endpoint> endpoints =
-          ENDPOINT_PODS.stream()
-              .map(plan::pod)
-              .map(p -> new Endpoint("web-" + p.id(), p.node(), p.ipv4(), p.ipv6()))
-              .toList();
+      List<Endpoint> endpoints = plan.endpoints(ENDPOINT_PODS);
       cluster.createService(WEB, true, plan.lbIPv4(), plan.lbIPv6(), endpoints);
       new MetalLbSimulator(cluster, plan).announce(WEB, "node-2");
       List<String> nodes = plan.nodes().stream().map(LabPlan.Node::name).toList();

@@ -75,11 +75,7 @@ public final class LabFailoverBenchmark {
     Cluster cluster = lab.clusterWithNodes();
     MetalLbSimulator metallb = new MetalLbSimulator(cluster, plan);
     List<String> nodes = plan.nodes().stream().map(LabPlan.Node::name).toList();
-    List<Endpoint> endpoints =
-        ENDPOINT_PODS.stream()
-            .map(plan::pod)
-            .map(p -> new Endpoint("web-" + p.id(), p.node(), p.ipv4(), p.ipv6()))
-            .toList();
+    List<Endpoint> endpoints = plan.endpoints(ENDPOINT_PODS);
     cluster.createService(WEB, true, plan.lbIPv4(), plan.lbIPv6(), endpoints);
     String gateway = "node-2";
     metallb.announce(WEB, gateway);

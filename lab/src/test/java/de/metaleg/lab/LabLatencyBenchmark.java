@@ -107,10 +107,7 @@ public final class LabLatencyBenchmark {
   }
 
   private List<Endpoint> endpoints(List<String> pods) {
-    return pods.stream()
-        .map(plan::pod)
-        .map(p -> new Endpoint("web-" + p.id(), p.node(), p.ipv4(), p.ipv6()))
-        .toList();
+    return plan.endpoints(pods);
   }
 
   private void setEndpoints(List<String> pods) {

@@ -106,11 +106,7 @@ class PrometheusE2EIT {
             Map.of("RECONCILIATION_INTERVAL", RESYNC));
     plan = lab.plan;
     Cluster cluster = lab.clusterWithNodes();
-    List<Endpoint> endpoints =
-        Stream.of("1a", "2a", "3a")
-            .map(plan::pod)
-            .map(p -> new Endpoint("web-" + p.id(), p.node(), p.ipv4(), p.ipv6()))
-            .toList();
+    List<Endpoint> endpoints = plan.endpoints(List.of("1a", "2a", "3a"));
     cluster.createService(WEB, true, plan.lbIPv4(), plan.lbIPv6(), endpoints);
     metallb = new MetalLbSimulator(cluster, plan);
     metallb.announce(WEB, "node-2");

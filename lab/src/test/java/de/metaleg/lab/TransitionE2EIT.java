@@ -548,10 +548,7 @@ class TransitionE2EIT {
   }
 
   List<Endpoint> endpoints(List<String> pods) {
-    return pods.stream()
-        .map(plan::pod)
-        .map(p -> new Endpoint("web-" + p.id(), p.node(), p.ipv4(), p.ipv6()))
-        .toList();
+    return plan.endpoints(pods);
   }
 
   List<String> allNodes() {
