@@ -90,6 +90,15 @@ final class Lab implements AutoCloseable {
         : Optional.of("missing tool " + tool + " (" + hint + ")");
   }
 
+  /** For a benchmark's main: exits with 2 and says why when the lab cannot run here. */
+  static void exitUnlessRunnable() {
+    Optional<String> missing = missingRequirement();
+    if (missing.isPresent()) {
+      System.err.println("cannot run the lab: " + missing.get());
+      System.exit(2);
+    }
+  }
+
   /** {@code dir} exists and holds no files (a run's logs start empty). */
   static void emptyDirectory(Path dir) throws IOException {
     if (Files.isDirectory(dir)) {

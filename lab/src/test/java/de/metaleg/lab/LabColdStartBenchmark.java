@@ -6,7 +6,6 @@ import de.metaleg.lab.Cluster.ServiceRef;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -39,11 +38,7 @@ public final class LabColdStartBenchmark {
     int runs = args.length > 0 ? Integer.parseInt(args[0]) : 5;
     String backend = args.length > 1 ? args[1] : "iptables";
     boolean controllerFirst = args.length > 2 && args[2].equals("controller-first");
-    Optional<String> missing = Lab.missingRequirement();
-    if (missing.isPresent()) {
-      System.err.println("cannot run the lab: " + missing.get());
-      System.exit(2);
-    }
+    Lab.exitUnlessRunnable();
     System.out.printf(
         "lab cold start, FIREWALL_BACKEND=%s, %d runs%s; ms from spawning the controller%n",
         backend, runs, controllerFirst ? ", agents spawned once the plans are written" : "");

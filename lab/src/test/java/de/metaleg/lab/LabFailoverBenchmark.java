@@ -59,11 +59,7 @@ public final class LabFailoverBenchmark {
   public static void main(String[] args) throws Exception {
     int failovers = args.length > 0 ? Integer.parseInt(args[0]) : 30;
     String backend = args.length > 1 ? args[1] : "iptables";
-    Optional<String> missing = Lab.missingRequirement();
-    if (missing.isPresent()) {
-      System.err.println("cannot run the lab: " + missing.get());
-      System.exit(2);
-    }
+    Lab.exitUnlessRunnable();
     try (Lab lab = Lab.start(Map.of("FIREWALL_BACKEND", backend))) {
       run(lab, failovers, backend);
     }

@@ -1,12 +1,10 @@
 package de.metaleg.lab;
 
-import de.metaleg.lab.Cluster.Endpoint;
 import de.metaleg.lab.Cluster.ServiceRef;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -54,11 +52,7 @@ public final class LabLatencyBenchmark {
 
   public static void main(String[] args) throws Exception {
     int repetitions = args.length > 0 ? Integer.parseInt(args[0]) : 20;
-    Optional<String> missing = Lab.missingRequirement();
-    if (missing.isPresent()) {
-      System.err.println("cannot run the lab: " + missing.get());
-      System.exit(2);
-    }
+    Lab.exitUnlessRunnable();
     try (Lab lab = Lab.start(Map.of("FIREWALL_BACKEND", "iptables"))) {
       LabLatencyBenchmark b = new LabLatencyBenchmark(lab);
       b.run(repetitions);
@@ -72,7 +66,7 @@ public final class LabLatencyBenchmark {
     for (LabPlan.Node n : plan.nodes()) {
       cluster.upsertNode(n.name(), n.ipv4(), n.ipv6());
     }
-    cluster.createService(WEB, true, plan.lbIPv4(), plan.lbIPv6(), endpoints(ENDPOINT_PODS));
+    cluster.createService(WEB, true, plan.lbIPv4(), plan.lbIPv6(), plan.endpoints(ENDPOINT_PODS));
     metallb.announce(WEB, "node-2");
     awaitLb(ENDPOINT_PODS, Duration.ofSeconds(90));
     List<Long> floor = new ArrayList<>();
@@ -106,13 +100,9 @@ public final class LabLatencyBenchmark {
     print("ServiceL2Status move -> all endpoint pods egress via the new node (v4+v6)", failover);
   }
 
-  private List<Endpoint> endpoints(List<String> pods) {
-    return plan.endpoints(pods);
-  }
-
   private void setEndpoints(List<String> pods) {
     for (String family : List.of("IPv4", "IPv6")) {
-      cluster.client().resource(Cluster.endpointSlice(WEB, family, endpoints(pods))).update();
+      cluster.client().resource(Cluster.endpointSlice(WEB, family, plan.endpoints(pods))).update();
     }
   }
 

@@ -141,11 +141,7 @@ public final class ProgrammingLatencyBenchmark {
   public static void main(String[] args) throws Exception {
     int iterations = args.length > 0 ? Integer.parseInt(args[0]) : 100;
     String backend = args.length > 1 ? args[1] : "iptables";
-    Optional<String> missing = Lab.missingRequirement();
-    if (missing.isPresent()) {
-      System.err.println("cannot run: " + missing.get());
-      System.exit(2);
-    }
+    Lab.exitUnlessRunnable();
     ProgrammingLatencyBenchmark b = new ProgrammingLatencyBenchmark(backend);
     Thread hook = new Thread(b::close, "mlat-teardown");
     Runtime.getRuntime().addShutdownHook(hook);

@@ -3,7 +3,6 @@ package de.metaleg.lab;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import de.metaleg.api.v1alpha1.EgressPlan;
-import de.metaleg.lab.Cluster.Endpoint;
 import de.metaleg.lab.Cluster.ServiceRef;
 import de.metaleg.lab.MetalLbSimulator.Step;
 import java.time.Duration;
@@ -219,12 +218,12 @@ class TransitionE2EIT {
       flows.awaitWarm(5, Duration.ofSeconds(30));
       double tA = Flows.nowMs();
       Map<String, Long> cA = counters();
-      cluster.setEndpoints(WEB, endpoints(List.of("2a", "3a")));
+      cluster.setEndpoints(WEB, plan.endpoints(List.of("2a", "3a")));
       checks.await(() -> awaitPlansReady(allNodes()));
       checks.await(() -> awaitSource("1a", nodeIPs("1a")));
       hold();
       Map<String, Long> cB = counters();
-      cluster.setEndpoints(WEB, endpoints(ENDPOINT_PODS));
+      cluster.setEndpoints(WEB, plan.endpoints(ENDPOINT_PODS));
       checks.await(() -> awaitPlansReady(allNodes()));
       checks.await(() -> awaitSource("1a", lbIPs()));
       double tC = Flows.nowMs();
@@ -528,10 +527,10 @@ class TransitionE2EIT {
    */
   void steady(String gateway) {
     if (lab.client().services().inNamespace(WEB.namespace()).withName(WEB.name()).get() == null) {
-      cluster.createService(WEB, true, plan.lbIPv4(), plan.lbIPv6(), endpoints(ENDPOINT_PODS));
+      cluster.createService(WEB, true, plan.lbIPv4(), plan.lbIPv6(), plan.endpoints(ENDPOINT_PODS));
     } else {
       cluster.setOptIn(WEB, true);
-      cluster.setEndpoints(WEB, endpoints(ENDPOINT_PODS));
+      cluster.setEndpoints(WEB, plan.endpoints(ENDPOINT_PODS));
     }
     for (LabPlan.Node n : plan.nodes()) {
       if (cluster.client().nodes().withName(n.name()).get() == null) {
@@ -545,10 +544,6 @@ class TransitionE2EIT {
       awaitSource(pod, lbIPs());
     }
     RouterCounters.reset();
-  }
-
-  List<Endpoint> endpoints(List<String> pods) {
-    return plan.endpoints(pods);
   }
 
   List<String> allNodes() {
