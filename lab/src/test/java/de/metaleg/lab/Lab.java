@@ -276,39 +276,45 @@ final class Lab implements AutoCloseable {
     if (!Boolean.parseBoolean(System.getProperty("lab.cds", "true"))) {
       return List.of();
     }
+    return cdsFlags(CDS, jar, name);
+  }
+
+  /** The CDS flag for {@code jar}'s JVM {@code name}, archives in {@code dir}. */
+  static List<String> cdsFlags(Path dir, Path jar, String name) {
     try {
-      Path shared = CDS.resolve(cdsKey(jar) + ".jsa");
+      String key =
+          jar.getFileName()
+              + "-"
+              + Files.size(jar)
+              + "-"
+              + Files.getLastModifiedTime(jar).toMillis();
+      Path shared = dir.resolve(key + ".jsa");
       if (Files.isRegularFile(shared)) {
         return List.of("-XX:SharedArchiveFile=" + shared);
       }
-      Files.createDirectories(CDS);
-      return List.of("-XX:ArchiveClassesAtExit=" + CDS.resolve(cdsKey(jar) + "." + name + ".new"));
+      Files.createDirectories(dir);
+      return List.of("-XX:ArchiveClassesAtExit=" + dir.resolve(key + "." + name + ".new"));
     } catch (IOException e) {
       return List.of(); // no archive: only slower
     }
   }
 
-  static String cdsKey(Path jar) throws IOException {
-    return jar.getFileName()
-        + "-"
-        + Files.size(jar)
-        + "-"
-        + Files.getLastModifiedTime(jar).toMillis();
-  }
-
-  /** After the JVMs exited: one archive each process wrote becomes the archive of its jar. */
-  private static void keepArchives() {
-    if (!Files.isDirectory(CDS)) {
+  /**
+   * After the JVMs exited: of the archives written in {@code dir} for one jar version, one becomes
+   * that version's archive (unless it has one), the others are deleted.
+   */
+  static void keepArchives(Path dir) {
+    if (!Files.isDirectory(dir)) {
       return;
     }
-    try (var files = Files.list(CDS)) {
+    try (var files = Files.list(dir)) {
       for (Path f : files.sorted().toList()) {
         String n = f.getFileName().toString();
         if (!n.endsWith(".new")) {
           continue;
         }
-        String key = n.substring(0, n.lastIndexOf('.', n.length() - 5));
-        Path shared = CDS.resolve(key + ".jsa");
+        String key = n.substring(0, n.lastIndexOf('.', n.length() - ".new".length() - 1));
+        Path shared = dir.resolve(key + ".jsa");
         if (!Files.exists(shared) && Files.size(f) > 0) {
           Files.move(f, shared, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         } else {
@@ -466,7 +472,7 @@ final class Lab implements AutoCloseable {
     if (client != null) {
       client.close();
     }
-    keepArchives();
+    keepArchives(CDS);
     Cmd.run(List.of("bash", LAB_NET.toString(), "down"), 60);
   }
 }
