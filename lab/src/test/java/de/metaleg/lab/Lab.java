@@ -50,7 +50,7 @@ final class Lab implements AutoCloseable {
   /** Extra agent environment (e.g. FIREWALL_BACKEND), also used for --cleanup. */
   private final Map<String, String> agentEnv;
 
-  private final Map<String, Process> processes = new LinkedHashMap<>();
+  private final LabProcesses processes = new LabProcesses(LOGS);
   private KubernetesClient client;
   private Thread shutdownHook;
   private boolean closed;
@@ -337,7 +337,7 @@ final class Lab implements AutoCloseable {
 
   /** SIGTERM, as a DaemonSet rollout would; the agent must leave its rules in place. */
   void stopAgent(String node) {
-    stop("agent-" + node);
+    processes.stop("agent-" + node);
   }
 
   /** SIGKILL, as an OOM kill or a node crash would: no shutdown hook, nothing cleaned up. */
@@ -377,16 +377,7 @@ final class Lab implements AutoCloseable {
    * and did not stop has exited: a crashed controller or agent makes every later wait pointless.
    */
   void assertProcessesAlive() {
-    for (var e : processes.entrySet()) {
-      if (!e.getValue().isAlive()) {
-        throw new AssertionError(
-            e.getKey()
-                + " exited with "
-                + e.getValue().exitValue()
-                + "; last log lines:\n"
-                + tail(LOGS.resolve(e.getKey() + ".log"), 40));
-      }
-    }
+    processes.assertAlive();
   }
 
   private Optional<String> exitedOrWaiting(String name) {
@@ -401,31 +392,7 @@ final class Lab implements AutoCloseable {
   private void start(String name, String ns, List<String> command, Map<String, String> env) {
     List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", ns));
     full.addAll(command);
-    ProcessBuilder pb = new ProcessBuilder(full).redirectErrorStream(true);
-    pb.redirectOutput(ProcessBuilder.Redirect.appendTo(LOGS.resolve(name + ".log").toFile()));
-    pb.environment().putAll(env);
-    try {
-      processes.put(name, pb.start());
-    } catch (IOException e) {
-      throw new IllegalStateException("cannot start " + name + ": " + full, e);
-    }
-  }
-
-  private void stop(String name) {
-    Process p = processes.remove(name);
-    if (p == null) {
-      return;
-    }
-    p.destroy();
-    try {
-      if (!p.waitFor(15, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        p.waitFor(5, TimeUnit.SECONDS);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      p.destroyForcibly();
-    }
+    processes.start(name, full, env);
   }
 
   /** The last lines of every process log, for failure reports. */
@@ -464,11 +431,7 @@ final class Lab implements AutoCloseable {
         // already shutting down
       }
     }
-    List<String> names = new ArrayList<>(processes.keySet());
-    java.util.Collections.reverse(names);
-    for (String name : names) {
-      stop(name);
-    }
+    processes.stopAll();
     if (client != null) {
       client.close();
     }

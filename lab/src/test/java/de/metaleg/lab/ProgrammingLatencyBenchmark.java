@@ -128,7 +128,7 @@ public final class ProgrammingLatencyBenchmark {
   record AgentSync(long end, long tookMs, Map<String, Long> steps) {}
 
   private final String backend;
-  private final Map<String, Process> processes = new LinkedHashMap<>();
+  private final LabProcesses processes = new LabProcesses(LOGS);
   private final Map<String, Sample> awaiting = new ConcurrentHashMap<>();
   private LocalApiServer api;
   private KubernetesClient client;
@@ -182,7 +182,7 @@ public final class ProgrammingLatencyBenchmark {
       }
     }
     controller.addAll(List.of("-jar", controllerJar.toString()));
-    start(
+    processes.start(
         "controller",
         controller,
         Map.of(
@@ -198,7 +198,7 @@ public final class ProgrammingLatencyBenchmark {
       agent.addAll(Lab.JVM_FLAGS);
       agent.add("-Dorg.slf4j.simpleLogger.log.de.metaleg.agent.loop.AgentLoop=debug");
       agent.addAll(List.of("-jar", agentJar.toString()));
-      start(
+      processes.start(
           "agent-node-" + i,
           agent,
           Map.of(
@@ -228,7 +228,7 @@ public final class ProgrammingLatencyBenchmark {
         "every plan Ready",
         TIMEOUT.multipliedBy(4),
         () -> {
-          assertAlive();
+          processes.assertAlive();
           String wrong = PlanTable.notReady(cluster.plans(), nodes);
           return wrong.isEmpty() ? Optional.empty() : Optional.of(wrong);
         });
@@ -571,45 +571,8 @@ public final class ProgrammingLatencyBenchmark {
     }
   }
 
-  private void start(String name, List<String> command, Map<String, String> env) {
-    ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
-    pb.redirectOutput(ProcessBuilder.Redirect.appendTo(LOGS.resolve(name + ".log").toFile()));
-    pb.environment().putAll(env);
-    try {
-      processes.put(name, pb.start());
-    } catch (IOException e) {
-      throw new IllegalStateException("cannot start " + name + ": " + command, e);
-    }
-  }
-
-  private void assertAlive() {
-    processes.forEach(
-        (name, p) -> {
-          if (!p.isAlive()) {
-            throw new AssertionError(
-                name
-                    + " exited with "
-                    + p.exitValue()
-                    + ":\n"
-                    + Lab.tail(LOGS.resolve(name + ".log"), 30));
-          }
-        });
-  }
-
   synchronized void close() {
-    List<String> names = new ArrayList<>(processes.keySet());
-    java.util.Collections.reverse(names);
-    for (String name : names) {
-      Process p = processes.remove(name);
-      p.destroy();
-      try {
-        if (!p.waitFor(10, TimeUnit.SECONDS)) {
-          p.destroyForcibly();
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
+    processes.stopAll();
     if (client != null) {
       client.close();
       client = null;
